@@ -1,0 +1,420 @@
+"""The experiment state machine and dispatch loop (NNI-REFERENCE §2.4–2.6).
+
+One dispatch thread owns the tuner: it feeds results in, asks for new
+parameters while the budget and ``trial_concurrency`` allow, places waiting
+trials on machines and enforces the duration limits. Agent events and REST
+calls arrive on server threads; they change state under ``self.lock``, write it
+to the store before answering, and wake the dispatch thread.
+
+Unlike NNI: an exhausted tuner with nothing running ends the experiment
+(DONE); raising ``max_trial_number`` after DONE dispatches new trials; the
+parameters recorded for a trial are exactly those written to its
+``parameter.cfg``; a tuner exception turns the experiment to ERROR with the
+message instead of hanging.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import threading
+import time
+import traceback
+from typing import Any, Optional
+
+from nni_remote.errors import NniRemoteError, ReadOnlyError, TrialNotFound
+from nni_remote.manager import scheduler
+from nni_remote.manager.agents import AgentHub
+from nni_remote.manager.store import Store, now_ms
+from nni_remote.manager.trials import ACTIVE, TERMINAL, Trial, decode_metric, new_trial_id, pack_parameters
+from nni_remote.manager.tuner_host import TunerHost
+from nni_remote.services.base import HeadInfo, TrainingService
+
+log = logging.getLogger("nni_remote.manager")
+
+KILL_STATUS = {"user": "USER_CANCELED", "shutdown": "USER_CANCELED", "early_stop": "EARLY_STOPPED",
+               "max_trial_duration": "EARLY_STOPPED"}
+
+
+class BudgetExceeded(NniRemoteError):
+    """A customized trial was submitted after max_trial_number was reached."""
+
+
+class Controller:
+    """Owns one experiment's trials, tuner and machines; see the module docstring."""
+
+    def __init__(self, *, exp_id: str, exp_dir: str, config: Any, config_json: dict[str, Any], store: Store,
+                 service: Optional[TrainingService], action: str, head: HeadInfo,
+                 registry_update: Any = None) -> None:
+        self.id = exp_id
+        self.exp_dir = exp_dir
+        self.config = config
+        self.store = store
+        self.service = service
+        self.action = action
+        self.readonly = action == "view"
+        self.head = head
+        self.lock = threading.RLock()
+        self.wake = threading.Condition(self.lock)
+        self.status = "INITIALIZED"
+        self.errors: list[str] = []
+        self.trials: dict[str, Trial] = {}
+        self.queue: list[Trial] = []             # WAITING trials not yet placed, FIFO
+        self.custom_queue: list[Any] = []
+        self.stopping = False
+        self._registry_update = registry_update or (lambda **kw: None)
+        self.exec_duration = 0
+        self._tick = time.monotonic()
+        self._persisted_duration = 0
+        self.tuner: Optional[TunerHost] = None
+        self.hub = AgentHub(self)
+        self._thread: Optional[threading.Thread] = None
+        profile = store.load_profile()
+        if profile is None:
+            profile = {"params": config_json, "id": exp_id, "execDuration": 0, "logDir": exp_dir,
+                       "startTime": now_ms(), "nextSequenceId": 0, "revision": 0}
+        else:
+            profile["params"] = config_json if action == "create" else profile["params"]
+        self.profile = profile
+        self.exec_duration = int(profile.get("execDuration", 0))
+        self._persisted_duration = self.exec_duration
+        self._load_trials()
+
+    # -- setup ---------------------------------------------------------------
+    def _load_trials(self) -> None:
+        for row in self.store.trials():
+            trial = Trial.from_row(row)
+            self.trials[trial.id] = trial
+        for record in self.store.metrics(kind="FINAL"):
+            trial = self.trials.get(record["trialJobId"])
+            if trial is not None and trial.final is None:
+                trial.final = record
+        for record in self.store.metrics(kind="PERIODICAL"):
+            trial = self.trials.get(record["trialJobId"])
+            if trial is not None:
+                trial.history[record["sequence"]] = decode_metric(record["data"])
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return self.profile["params"]
+
+    def start(self) -> None:
+        """Begin (create / resume) or open read-only (view)."""
+        if self.readonly:
+            self.status = "VIEWED"
+            self._registry_update(status="VIEWED")
+            return
+        self.tuner = TunerHost(self.config.tuner, getattr(self.config, "assessor", None))
+        self.tuner.next_parameter_id = int(self.store.get_meta("nextParameterId", "0") or 0)
+        self.tuner.update_search_space(self.params.get("searchSpace"))
+        if self.action == "resume":
+            self._prepare_resume()
+        self.hub.setup_machines()
+        self._save_profile()
+        self.status = "RUNNING"
+        self._registry_update(status="RUNNING")
+        self._thread = threading.Thread(target=self._dispatch_loop, name="dispatch", daemon=True)
+        self._thread.start()
+        threading.Thread(target=self.hub.launch_all, name="launch", daemon=True).start()
+
+    def _prepare_resume(self) -> None:
+        """Replay history to the tuner; hold unfinished trials until their machine reports."""
+        history = []
+        for trial in self.trials.values():
+            if trial.status == "SUCCEEDED" and trial.final is not None:
+                history.append({"parameter": trial.parameters, "value": decode_metric(trial.final["data"])})
+        for raw in self.store.imported_data():
+            try:
+                history.extend(json.loads(raw))
+            except ValueError:
+                pass
+        self.tuner.import_data(history)
+        for trial in sorted(self.trials.values(), key=lambda t: t.seq):
+            if trial.status in ACTIVE:
+                trial.held_for = trial.machine if trial.sent else None
+                trial.status = "WAITING"
+                trial.message = "resumed: re-attaching" if trial.held_for else "resumed: waiting for a slot"
+                if trial.held_for is None:
+                    trial.machine, trial.gpus, trial.sent = None, None, False
+                self.queue.append(trial)
+                self.store.put_trial(trial.row())
+
+    # -- profile & status ---------------------------------------------------
+    def _save_profile(self) -> None:
+        self.profile["execDuration"] = self.exec_duration
+        self.profile["nextSequenceId"] = self._next_seq()
+        self.profile["revision"] = self.profile.get("revision", 0) + 1
+        self.store.save_profile(self.profile)
+        self._persisted_duration = self.exec_duration
+
+    def _next_seq(self) -> int:
+        return max((t.seq for t in self.trials.values()), default=-1) + 1
+
+    def _set_status(self, status: str) -> None:
+        if status == self.status:
+            return
+        log.info("experiment status %s -> %s", self.status, status)
+        self.status = status
+        if status == "DONE":
+            self.profile["endTime"] = now_ms()
+            self._save_profile()
+            self._registry_update(status=status, endTime=self.profile["endTime"])
+        else:
+            if status == "RUNNING" and "endTime" in self.profile:
+                self.profile.pop("endTime")
+                self._save_profile()
+            self._registry_update(status=status)
+        self.hub.notify_all()
+        self.wake.notify_all()
+
+    def fail(self, message: str) -> None:
+        with self.lock:
+            log.error("%s", message)
+            self.errors.append(message)
+            self._set_status("ERROR")
+
+    def _budget_left(self) -> bool:
+        max_trials = self.params.get("maxTrialNumber")
+        if isinstance(max_trials, int) and self._submitted() >= max_trials:
+            return False
+        limit = self._duration_limit("maxExperimentDuration")
+        return limit is None or self.exec_duration < limit
+
+    def _duration_limit(self, key: str) -> Optional[int]:
+        value = self.params.get(key)
+        if value is None:
+            return None
+        from nni_remote.config import parse_time
+        try:
+            return parse_time(value)
+        except (ValueError, TypeError):
+            return None
+
+    def _submitted(self) -> int:
+        return len(self.trials)
+
+    def _active(self) -> int:
+        return sum(1 for t in self.trials.values() if t.status in ACTIVE)
+
+    def _update_status(self) -> None:
+        if self.status in ("ERROR", "STOPPING", "STOPPED", "VIEWED"):
+            return
+        active = self._active()
+        if not self._budget_left() and not self.custom_queue:
+            self._set_status("DONE" if active == 0 else "NO_MORE_TRIAL")
+        elif self.tuner is not None and self.tuner.exhausted and not self.custom_queue:
+            self._set_status("DONE" if active == 0 else "TUNER_NO_MORE_TRIAL")
+        else:
+            self._set_status("RUNNING")
+
+    # -- the dispatch loop ----------------------------------------------------
+    def _dispatch_loop(self) -> None:
+        while True:
+            try:
+                with self.lock:
+                    if self.stopping:
+                        return
+                self._dispatch_once()
+            except Exception as exc:  # a tuner bug must not hang the experiment silently
+                self.fail(f"tuner or dispatcher error: {exc!r}\n{traceback.format_exc()}")
+            with self.lock:
+                if self.stopping:
+                    return
+                self.wake.wait(timeout=0.5)
+
+    def _dispatch_once(self) -> None:
+        assert self.tuner is not None
+        self.tuner.drain()
+        with self.lock:
+            self._account_time()
+            self._enforce_trial_duration()
+            if self.status == "ERROR":
+                return
+            want = int(self.params.get("trialConcurrency", 1)) - self._active()
+        while want > 0:
+            with self.lock:
+                if not self._budget_left() or self.status == "ERROR":
+                    break
+                custom = self.custom_queue.pop(0) if self.custom_queue else None
+            if custom is not None:
+                params, pid, source = custom, None, "customized"
+            else:
+                generated = self.tuner.generate()
+                if generated is None:
+                    break
+                pid, params = generated
+                source = "algorithm"
+                self.store.set_meta("nextParameterId", str(self.tuner.next_parameter_id))
+            with self.lock:
+                self._submit(pid, params, source)
+            want -= 1
+        with self.lock:
+            self.hub.place_waiting()
+            self._update_status()
+
+    def _submit(self, parameter_id: Any, params: Any, source: str) -> Trial:
+        trial = Trial(id=new_trial_id(self.trials), seq=self._next_seq(),
+                      parameter=pack_parameters(parameter_id, params, source), parameter_id=parameter_id,
+                      source=source, submit_time=now_ms())
+        self.trials[trial.id] = trial
+        self.queue.append(trial)
+        with self.store.transaction():
+            self.store.put_trial(trial.row())
+            self.store.add_event(trial.id, "WAITING", data=trial.parameter, sequence_id=trial.seq)
+        self._save_profile()
+        return trial
+
+    def _account_time(self) -> None:
+        now = time.monotonic()
+        if self.status in ("RUNNING", "NO_MORE_TRIAL", "TUNER_NO_MORE_TRIAL"):
+            self.exec_duration_f = getattr(self, "exec_duration_f", float(self.exec_duration)) + now - self._tick
+            self.exec_duration = int(self.exec_duration_f)
+            if self.exec_duration - self._persisted_duration >= 10:
+                self._save_profile()
+        self._tick = now
+
+    def _enforce_trial_duration(self) -> None:
+        limit = self._duration_limit("maxTrialDuration")
+        if limit is None:
+            return
+        cutoff = now_ms() - limit * 1000
+        for trial in self.trials.values():
+            if trial.status == "RUNNING" and trial.start_time and trial.start_time < cutoff and not trial.kill_reason:
+                self.hub.kill(trial, "max_trial_duration")
+
+    # -- trial events (called by the agent hub under self.lock) ---------------
+    def on_trial_running(self, trial: Trial, pid: Optional[int], when: int) -> None:
+        trial.status, trial.start_time, trial.pid = "RUNNING", when, pid
+        trial.message = ""
+        self.store.put_trial(trial.row())
+        self.store.add_event(trial.id, "RUNNING", data=trial.parameter, log_path=trial.log_path,
+                             sequence_id=trial.seq, env_id=trial.machine or "")
+
+    def on_trial_metric(self, trial: Trial, record: dict[str, Any]) -> None:
+        assert self.tuner is not None
+        value = decode_metric(record["data"])
+        if record["type"] == "FINAL":
+            if trial.final is not None:
+                return
+            trial.final = record
+            params, pid, customized = trial.parameters, trial.parameter_id, trial.source != "algorithm"
+            self.tuner.post(lambda: self.tuner.result(pid, params, value, trial.id, customized))
+        else:
+            trial.history[record["sequence"]] = value
+            history = [trial.history[k] for k in sorted(trial.history)]
+            self.tuner.post(lambda: self._assess(trial, history))
+        self.wake.notify_all()
+
+    def _assess(self, trial: Trial, history: list[Any]) -> None:
+        assert self.tuner is not None
+        if self.tuner.assess(trial.id, history):
+            with self.lock:
+                if trial.status in ACTIVE and not trial.kill_reason:
+                    log.info("assessor early-stops trial %s", trial.id)
+                    self.hub.kill(trial, "early_stop")
+
+    def on_trial_end(self, trial: Trial, event: dict[str, Any]) -> None:
+        code, reason = event.get("exit_code"), trial.kill_reason
+        if event.get("error"):
+            status, message = "FAILED", event["error"]
+        elif code == 0:
+            status, message = "SUCCEEDED", ""
+        elif reason:
+            status, message = KILL_STATUS.get(reason, "USER_CANCELED"), _kill_message(reason)
+        elif code is not None:
+            status, message = "FAILED", f"exit code {code}; see trial.stderr"
+        else:
+            status, message = "FAILED", f"killed by signal {event.get('signal')}"
+        self.finish_trial(trial, status, message, event.get("time") or now_ms(), code)
+
+    def finish_trial(self, trial: Trial, status: str, message: str, when: int, code: Optional[int] = None) -> None:
+        trial.status, trial.message, trial.end_time, trial.exit_code = status, message, when, code
+        self.hub.release(trial)
+        self.store.put_trial(trial.row())
+        self.store.add_event(trial.id, status, log_path=trial.log_path, sequence_id=trial.seq, message=message)
+        if self.tuner is not None:
+            pid, customized = trial.parameter_id, trial.source != "algorithm"
+            ok = status == "SUCCEEDED"
+            self.tuner.post(lambda: self.tuner.trial_end(pid, trial.id, ok, customized))
+        self.wake.notify_all()
+
+    # -- REST-facing operations ---------------------------------------------------
+    def _check_writable(self, what: str) -> None:
+        if self.readonly:
+            raise ReadOnlyError(f"experiment {self.id} is opened read-only (view): cannot {what}; "
+                                f"resume it to make changes")
+
+    def update(self, update_type: str, params: dict[str, Any]) -> None:
+        """Apply one ``PUT /experiment?update_type=`` change (validated) and persist it."""
+        from nni_remote.manager.updates import validate_update
+        key, value = validate_update(update_type, params)
+        with self.lock:
+            self._check_writable("update the experiment")
+            self.params[key] = value
+            if key == "searchSpace" and self.tuner is not None:
+                self.tuner.post(lambda: self.tuner.update_search_space(value))
+            if key == "trialConcurrency":
+                self.hub.resize_local(value)
+            self._save_profile()
+            self.wake.notify_all()
+
+    def add_customized_trial(self, params: Any) -> int:
+        with self.lock:
+            self._check_writable("add a customized trial")
+            max_trials = self.params.get("maxTrialNumber")
+            if isinstance(max_trials, int) and self._submitted() + len(self.custom_queue) >= max_trials:
+                raise BudgetExceeded(f"reach maxTrialNum: {max_trials} trials already submitted; "
+                                     "raise max_trial_number first")
+            if self.status == "DONE":
+                self._set_status("RUNNING")
+            trial = self._submit(None, params, "customized")
+            self.wake.notify_all()
+            return trial.seq
+
+    def kill_trial(self, trial_id: str, reason: str = "user") -> None:
+        with self.lock:
+            self._check_writable("kill a trial")
+            trial = self.trials.get(trial_id)
+            if trial is None:
+                raise TrialNotFound(f"no trial {trial_id!r} in experiment {self.id}")
+            if trial.status in TERMINAL:
+                return
+            self.hub.kill(trial, reason)
+
+    def import_data(self, data: list[Any]) -> None:
+        with self.lock:
+            self._check_writable("import data")
+            self.store.add_event("", "IMPORT_DATA", data=json.dumps(data))
+            if self.tuner is not None:
+                self.tuner.post(lambda: self.tuner.import_data(data))
+            self.wake.notify_all()
+
+    def stop(self) -> None:
+        """Kill running trials, shut agents down, persist; idempotent."""
+        with self.lock:
+            if self.stopping:
+                return
+            self._account_time()
+            if not self.readonly:
+                self._set_status("STOPPING")
+            self.stopping = True
+            self.wake.notify_all()
+        if not self.readonly:
+            self.hub.shutdown()
+            with self.lock:
+                for trial in self.trials.values():
+                    if trial.status == "WAITING":
+                        self.finish_trial(trial, "USER_CANCELED", "experiment stopped", now_ms())
+                self._save_profile()
+        self._registry_update(status="STOPPED", endTime=now_ms(), port=None)
+        self.status = "STOPPED"
+
+
+def _kill_message(reason: str) -> str:
+    return {"user": "killed by user", "shutdown": "experiment stopped",
+            "early_stop": "early-stopped by the assessor",
+            "max_trial_duration": "ran longer than maxTrialDuration"}.get(reason, reason)
+
+
+def is_finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value)

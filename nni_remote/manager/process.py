@@ -1,0 +1,192 @@
+"""The manager process: store, controller, training service and HTTP server together.
+
+``python -m nni_remote.manager --port P --experiment-id ID --action create|resume|view
+--experiments-directory DIR``. For ``create`` the config arrives by
+``POST /api/v1/nni/experiment`` (so secrets never appear in argv); ``resume``
+and ``view`` read it back from the experiment's database, secrets from their
+sealed copy.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import signal
+import sys
+import threading
+import time
+from typing import Any, Optional
+
+from flask import Response
+
+from nni_remote.errors import ConfigError, NniRemoteError
+from nni_remote.manager import registry
+from nni_remote.manager.controller import Controller
+from nni_remote.manager.store import Store
+from nni_remote.services.base import HeadInfo, TrainingService
+
+log = logging.getLogger("nni_remote.manager")
+MAX_TRIAL_FILE = 16 * 1024 * 1024
+
+
+def make_service(config: Any, exp_dir: str, exp_id: str) -> TrainingService:
+    """The training service for the config's platform."""
+    platform = config.training_service.platform
+    if platform == "local":
+        from nni_remote.services.local import LocalTrainingService
+        return LocalTrainingService(config, exp_dir, config.trial_concurrency)
+    if platform == "remote":
+        from nni_remote.services.remote import RemoteTrainingService
+        return RemoteTrainingService(config, exp_dir, exp_id)
+    raise ConfigError([("trainingService.platform", f"{platform!r} is not supported; use local or remote")])
+
+
+class ManagerProcess:
+    """Everything one manager process holds; the Flask app reads it as ``MANAGER``."""
+
+    def __init__(self, *, exp_id: str, experiments_dir: str, action: str, port: int, host: str = "127.0.0.1",
+                 foreground: bool = False) -> None:
+        self.exp_id = exp_id
+        self.exp_dir = os.path.join(experiments_dir, exp_id)
+        self.action = action
+        self.port = port
+        self.host = host
+        self.agent_token = secrets.token_urlsafe(32)
+        self.controller: Optional[Controller] = None
+        self._lock = threading.Lock()
+        for sub in ("log", "db", "checkpoint", "trials"):
+            os.makedirs(os.path.join(self.exp_dir, sub), exist_ok=True)
+        _setup_logging(os.path.join(self.exp_dir, "log", "nnimanager.log"), foreground)
+        self.store = Store(os.path.join(self.exp_dir, "db", "nni.sqlite"))
+        self._server: Any = None
+        if action in ("resume", "view"):
+            self._load_from_store()
+
+    # -- config ----------------------------------------------------------------
+    def _load_from_store(self) -> None:
+        from nni_remote.config import ExperimentConfig, SecretBox
+        profile = self.store.load_profile()
+        if profile is None:
+            raise NniRemoteError(f"experiment {self.exp_id} has no stored config in {self.exp_dir}")
+        masked = profile["params"]
+        blob = self.store.get_meta("secrets")
+        full = SecretBox().unseal_config(masked, blob) if blob else masked
+        config = ExperimentConfig.from_json(full)
+        if self.action == "resume":
+            config = config.canonical()
+        self._build(config, masked)
+
+    def accept_config(self, body: Any) -> Response:
+        """``POST /experiment``: start a created experiment with this config."""
+        from nni_remote.server.rest import error, json_response
+        with self._lock:
+            if self.controller is not None:
+                if self.action != "create":
+                    return json_response("")  # NNI's launcher posts on resume/view too
+                return error(f"experiment {self.exp_id} is already running; the config cannot be replaced", 409)
+            if not isinstance(body, dict):
+                return error("the body must be the experiment config as a JSON object", 400)
+            from nni_remote.config import ExperimentConfig, SecretBox
+            try:
+                config = ExperimentConfig.from_json(body).canonical()
+            except ConfigError as exc:
+                return error(str(exc), 400)
+            masked, blob = SecretBox().seal_config(config.to_json(include_secrets=True))
+            if blob:
+                self.store.set_meta("secrets", blob)
+            try:
+                self._build(config, masked)
+            except NniRemoteError as exc:
+                return error(str(exc), 400)
+            return json_response({"experiment_id": self.exp_id})
+
+    def _build(self, config: Any, config_json: dict[str, Any]) -> None:
+        service = None if self.action == "view" else make_service(config, self.exp_dir, self.exp_id)
+        head = HeadInfo(url=f"http://127.0.0.1:{self.port}", token=self.agent_token, local_port=self.port)
+        ctl = Controller(exp_id=self.exp_id, exp_dir=self.exp_dir, config=config, config_json=config_json,
+                         store=self.store, service=service, action=self.action, head=head,
+                         registry_update=lambda **kw: registry.update_entry(self.exp_id, **kw))
+        self.controller = ctl
+        ctl.start()
+
+    # -- operations ----------------------------------------------------------------
+    def read_trial_file(self, machine: str, trial_id: str, name: str) -> bytes:
+        ctl = self.controller
+        if ctl is None or ctl.service is None:
+            path = os.path.join(self.exp_dir, "trials", trial_id, name)
+            with open(path, "rb") as f:
+                return f.read(MAX_TRIAL_FILE)
+        return ctl.service.read_trial_file(machine, trial_id, name, MAX_TRIAL_FILE)
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+        else:
+            registry.update_entry(self.exp_id, status="STOPPED", port=None)
+
+    def shutdown_soon(self) -> None:
+        """Stop the experiment now (trials killed, state saved), then exit the process."""
+        self.stop()
+        threading.Thread(target=self._exit_later, daemon=True).start()
+
+    def _exit_later(self) -> None:
+        time.sleep(0.2)
+        logging.shutdown()
+        self.store.close()
+        os._exit(0)
+
+    def serve(self) -> None:
+        import waitress
+        from nni_remote.server import create_app
+        app = create_app(self)
+        machines = 1
+        if self.controller is not None and self.controller.service is not None:
+            machines = len(self.controller.service.machines())
+        try:
+            self._server = waitress.create_server(app, host=self.host, port=self.port,
+                                                  threads=16 + 2 * machines, channel_timeout=60,
+                                                  connection_limit=1000, ident="nni-remote")
+        except OSError as exc:
+            log.error("cannot listen on %s:%d: %s", self.host, self.port, exc)
+            sys.stderr.write(f"cannot listen on {self.host}:{self.port}: {exc}\n")
+            sys.exit(2)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: threading.Thread(target=self.shutdown_soon, daemon=True).start())
+        log.info("manager of %s listening on %s:%d (%s)", self.exp_id, self.host, self.port, self.action)
+        self._server.run()
+
+
+def _setup_logging(path: str, foreground: bool) -> None:
+    root = logging.getLogger("nni_remote")
+    root.setLevel(logging.INFO)
+    handler = logging.FileHandler(path)
+    handler.setFormatter(logging.Formatter("[%(asctime)s] %(levelname)s (%(name)s) %(message)s"))
+    root.addHandler(handler)
+    if foreground:
+        root.addHandler(logging.StreamHandler(sys.stdout))
+    logging.getLogger("waitress").setLevel(logging.WARNING)
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    import argparse
+    parser = argparse.ArgumentParser(prog="python -m nni_remote.manager")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--experiment-id", required=True)
+    parser.add_argument("--action", choices=("create", "resume", "view"), default="create")
+    parser.add_argument("--experiments-directory", required=True)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--foreground", action="store_true")
+    args = parser.parse_args(argv)
+    try:
+        proc = ManagerProcess(exp_id=args.experiment_id, experiments_dir=args.experiments_directory,
+                              action=args.action, port=args.port, host=args.host, foreground=args.foreground)
+    except NniRemoteError as exc:
+        sys.stderr.write(f"nni-remote manager: {exc}\n")
+        return 2
+    proc.serve()
+    return 0
+
+
+def dump_json(data: Any) -> str:
+    return json.dumps(data)

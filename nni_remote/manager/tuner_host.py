@@ -1,0 +1,99 @@
+"""Hosts the tuner and assessor in-process, in the dispatch thread only.
+
+Replaces NNI's dispatcher process (NNI-REFERENCE §5.2) with direct calls:
+every tuner/assessor call happens on one thread, so user tuners need no
+locking. A tuner that raises is reported, never silently hung on (NNI stays
+RUNNING forever after a tuner exception).
+"""
+from __future__ import annotations
+
+import logging
+import math
+from collections import deque
+from typing import Any, Callable, Optional
+
+from nni_remote.manager.trials import scalar
+
+log = logging.getLogger("nni_remote.tuner")
+
+
+class TunerHost:
+    """Owns the tuner/assessor objects and the queue of calls for them."""
+
+    def __init__(self, tuner_config: Any, assessor_config: Any) -> None:
+        from nni_remote import tuning
+
+        self._tuning = tuning
+        self.tuner = tuning.create_tuner(tuner_config)
+        self.assessor = tuning.create_assessor(assessor_config) if assessor_config is not None else None
+        self.inbox: deque[Callable[[], None]] = deque()
+        self.exhausted = False
+        self.not_ready = False
+        self.next_parameter_id = 0
+
+    # -- calls queued from other threads --------------------------------------
+    def post(self, call: Callable[[], None]) -> None:
+        self.inbox.append(call)
+
+    def drain(self) -> None:
+        """Run every queued call (dispatch thread)."""
+        while self.inbox:
+            self.inbox.popleft()()
+
+    # -- tuner -----------------------------------------------------------------
+    def update_search_space(self, space: Any) -> None:
+        self.tuner.update_search_space(space)
+        self.exhausted = False
+        self.not_ready = False
+
+    def import_data(self, data: list[dict[str, Any]]) -> None:
+        clean = [d for d in data if scalar(d.get("value")) is not None]
+        if clean:
+            self.tuner.import_data(clean)
+            self.not_ready = False
+
+    def generate(self) -> Optional[tuple[int, Any]]:
+        """One new (parameter_id, parameters), or None when exhausted or not ready."""
+        if self.exhausted or self.not_ready:
+            return None
+        pid = self.next_parameter_id
+        try:
+            params = self.tuner.generate_parameters(pid)
+        except self._tuning.NotReady:
+            self.not_ready = True
+            return None
+        except Exception as exc:
+            if type(exc).__name__ != "NoMoreTrialError":  # ours, the shim's or real nni's
+                raise
+            self.exhausted = True
+            return None
+        self.next_parameter_id += 1
+        return pid, params
+
+    def result(self, parameter_id: Any, parameters: Any, value: Any, trial_id: str, customized: bool) -> None:
+        number = scalar(value)
+        if number is None or math.isinf(number):
+            log.warning("trial %s: final result %r is not a number (or a dict with a numeric 'default'); "
+                        "the tuner does not see it", trial_id, value)
+            return
+        if customized:
+            self.tuner.import_data([{"parameter": parameters, "value": value}])
+        else:
+            self.tuner.receive_trial_result(parameter_id, parameters, value, customized=False,
+                                            trial_job_id=trial_id)
+        self.not_ready = False
+
+    def trial_end(self, parameter_id: Any, trial_id: str, success: bool, customized: bool) -> None:
+        if not customized:
+            self.tuner.trial_end(parameter_id, success, trial_job_id=trial_id)
+        if self.assessor is not None:
+            self.assessor.trial_end(trial_id, success)
+        self.not_ready = False
+
+    def assess(self, trial_id: str, history: list[Any]) -> bool:
+        """True if the assessor says the trial should be stopped early."""
+        if self.assessor is None or not history:
+            return False
+        verdict = self.assessor.assess_trial(trial_id, history)
+        bad = getattr(self._tuning.AssessResult, "Bad", False)
+        return verdict is bad or verdict is False or getattr(verdict, "name", None) == "Bad"

@@ -1,0 +1,82 @@
+"""The training-service protocol: how agents are launched and reached.
+
+A training service knows *where* agents run and *how* to start them (a local
+subprocess, an SSH host, ...). Everything else — scheduling, retries, metrics,
+statuses — lives once, in the manager, and talks to agents through the agent
+protocol. Adding a platform means adding one file here.
+
+Contract:
+- ``machines()`` is fixed for the service's lifetime (names are unique).
+- ``launch(head)`` starts (or re-attaches to) one agent per machine and returns a
+  per-machine result: ``None`` for success or the exception that explains the
+  failure (one bad machine never hides the others).
+- ``alive(name)`` is a cheap liveness probe used when an agent stops syncing.
+- ``stop()`` is called after the agents were told to shut down; it must leave
+  no agent or trial process behind. Every method may block on I/O and is
+  called from manager threads, never from a request handler's hot path.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Optional
+
+
+@dataclass
+class MachineSpec:
+    """What the scheduler needs to know about one machine."""
+
+    name: str
+    slots: int                            # trials that may run at once without GPUs
+    gpu_indices: Optional[list[int]] = None
+    max_trial_number_per_gpu: int = 1
+    use_active_gpu: bool = True
+    address: str = "localhost"
+
+
+@dataclass
+class HeadInfo:
+    """How agents reach the manager."""
+
+    url: str                              # as seen from the machine (tunnel or direct)
+    token: str
+    local_port: int = 0                   # the manager's port on the head
+    extras: dict = field(default_factory=dict)
+
+
+@dataclass
+class TrialPaths:
+    working_dir: str                      # cwd of the trial (the code directory)
+    trial_dir: str                        # NNI_SYS_DIR / NNI_OUTPUT_DIR
+
+
+class TrainingService(ABC):
+    """Launches one trial agent per machine; see the module docstring."""
+
+    platform: str = ""
+
+    @abstractmethod
+    def machines(self) -> list[MachineSpec]: ...
+
+    @abstractmethod
+    def launch(self, head: HeadInfo) -> dict[str, Optional[Exception]]: ...
+
+    @abstractmethod
+    def trial_paths(self, machine: str, trial_id: str) -> TrialPaths: ...
+
+    @abstractmethod
+    def read_trial_file(self, machine: str, trial_id: str, name: str, max_bytes: int) -> bytes:
+        """Bytes of a file in the trial's directory; raises FileNotFoundError."""
+
+    def alive(self, name: str) -> bool:
+        return True
+
+    def relaunch(self, name: str, head: HeadInfo) -> Optional[Exception]:
+        return self.launch(head).get(name)
+
+    def stop(self) -> None:
+        """Make sure no agent or trial process is left (after the shutdown command)."""
+
+    def describe(self, name: str) -> dict:
+        """Extra per-machine facts for REST (probe results, addresses)."""
+        return {}

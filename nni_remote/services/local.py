@@ -1,0 +1,102 @@
+"""Local mode: the same trial agent, started as a subprocess on this machine."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from typing import Any, Optional
+
+import psutil
+
+from nni_remote.services.base import HeadInfo, MachineSpec, TrainingService, TrialPaths
+from nni_remote.services.bundle import write_agent
+
+MACHINE = "local"
+
+
+def write_head_file(agent_dir: str, head: HeadInfo) -> None:
+    """Tell an agent where the head is (mode 0600: the token is in it)."""
+    os.makedirs(agent_dir, mode=0o700, exist_ok=True)
+    path = os.path.join(agent_dir, "head.json")
+    tmp = path + ".tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump({"url": head.url, "token": head.token}, f)
+    os.replace(tmp, path)
+
+
+class LocalTrainingService(TrainingService):
+    """One agent on this machine; trials run in place in the code directory."""
+
+    platform = "local"
+
+    def __init__(self, config: Any, exp_dir: str, concurrency: int) -> None:
+        ts = config.training_service
+        self.code_dir = ts.trial_code_directory
+        self.exp_dir = exp_dir
+        self.agent_dir = os.path.join(exp_dir, "agents", MACHINE)
+        self.slots = max(concurrency, 1)
+        self.gpu_indices = getattr(ts, "gpu_indices", None)
+        self.max_per_gpu = getattr(ts, "max_trial_number_per_gpu", 1) or 1
+        self.use_active_gpu = bool(getattr(ts, "use_active_gpu", False))
+        self.proc: Optional[subprocess.Popen] = None
+
+    def machines(self) -> list[MachineSpec]:
+        return [MachineSpec(MACHINE, self.slots, self.gpu_indices, self.max_per_gpu, self.use_active_gpu)]
+
+    def _running_agent(self) -> Optional[psutil.Process]:
+        try:
+            with open(os.path.join(self.agent_dir, "agent.pid")) as f:
+                proc = psutil.Process(int(f.read().strip()))
+            cmd = " ".join(proc.cmdline())
+            if proc.status() != psutil.STATUS_ZOMBIE and ("agent-" in cmd or "trial_agent" in cmd):
+                return proc
+        except (OSError, ValueError, psutil.Error):
+            pass
+        return None
+
+    def launch(self, head: HeadInfo) -> dict[str, Optional[Exception]]:
+        write_head_file(self.agent_dir, head)
+        if self._running_agent() is not None:
+            return {MACHINE: None}  # re-attach: it re-reads head.json
+        pyz = write_agent(os.path.join(self.exp_dir, "agents"))
+        log = open(os.path.join(self.agent_dir, "agent.log"), "ab")
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, pyz, "--dir", self.agent_dir, "--machine", MACHINE],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                cwd=self.agent_dir)
+        except OSError as exc:
+            return {MACHINE: exc}
+        finally:
+            log.close()
+        return {MACHINE: None}
+
+    def alive(self, name: str) -> bool:
+        return self._running_agent() is not None
+
+    def trial_paths(self, machine: str, trial_id: str) -> TrialPaths:
+        return TrialPaths(self.code_dir, os.path.join(self.exp_dir, "trials", trial_id))
+
+    def read_trial_file(self, machine: str, trial_id: str, name: str, max_bytes: int) -> bytes:
+        directory = os.path.realpath(self.trial_paths(machine, trial_id).trial_dir)
+        path = os.path.realpath(os.path.join(directory, name))
+        if os.path.dirname(path) != directory and not path.startswith(directory + os.sep):
+            raise FileNotFoundError(name)
+        with open(path, "rb") as f:
+            return f.read(max_bytes)
+
+    def stop(self) -> None:
+        proc = self._running_agent()
+        if proc is None:
+            return
+        try:
+            proc.wait(timeout=15)
+        except psutil.TimeoutExpired:
+            proc.kill()
+        if self.proc is not None:
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass

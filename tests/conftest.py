@@ -1,0 +1,27 @@
+"""Fixtures shared by every test: an isolated HOME (the experiment registry lives there)."""
+from __future__ import annotations
+
+import os
+import socket
+import sys
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if REPO not in sys.path:
+    sys.path.insert(0, REPO)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def isolated_home(tmp_path, monkeypatch):
+    """A fresh HOME so ~/nni-experiments/.experiment is per test."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    return home

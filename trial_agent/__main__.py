@@ -1,0 +1,24 @@
+"""Entry point: ``python3 agent.pyz --dir AGENT_DIR --machine NAME``.
+
+The head's URL and token are read from ``AGENT_DIR/head.json`` (mode 0600),
+never from argv, and re-read whenever the head stops answering, so a resumed
+manager on another port can re-attach to a running agent.
+"""
+import argparse
+import sys
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="trial_agent")
+    parser.add_argument("--dir", required=True, help="agent directory (holds head.json, spool, logs)")
+    parser.add_argument("--machine", required=True, help="machine name assigned by the manager")
+    parser.add_argument("--tick", type=float, default=0.01, help="seconds between trial checks")
+    args = parser.parse_args(argv)
+    from trial_agent.agent import Agent
+
+    agent = Agent(args.dir, args.machine, tick=args.tick)
+    return agent.run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,298 @@
+"""The agent's sync loop: long-poll the head for commands, push trial events.
+
+Threads: the main thread long-polls ``/api/agent/v1/poll`` (this is also the
+heartbeat); a monitor thread ticks every trial runner (output → events, exit
+detection, kill deadlines); a sender thread ships unacknowledged events to
+``/api/agent/v1/events`` and backs off while the head is away. Trials keep
+running whatever happens to the head.
+"""
+import errno
+import fcntl
+import http.client
+import json
+import os
+import random
+import shutil
+import sys
+import threading
+import time
+import urllib.parse
+
+from trial_agent import PROTOCOL_VERSION
+from trial_agent.gpu import GpuMonitor
+from trial_agent.runner import TrialRunner
+
+
+class HeadUnavailable(Exception):
+    """The head did not answer, or refused our token."""
+
+
+class HeadChannel:
+    """HTTP+JSON to the head; URL and token come from ``head.json`` (re-read on failure)."""
+
+    def __init__(self, agent_dir):
+        self.path = os.path.join(agent_dir, "head.json")
+        self._local = threading.local()
+        self.url = None
+        self.token = None
+        self.orphan_timeout = 6 * 3600
+
+    def reload(self):
+        try:
+            with open(self.path) as f:
+                info = json.load(f)
+        except (OSError, ValueError):
+            return
+        self.url, self.token = info.get("url"), info.get("token")
+        self.orphan_timeout = info.get("orphan_timeout", self.orphan_timeout)
+        self._local.conn = None
+
+    def post(self, route, body, timeout):
+        if self.url is None:
+            self.reload()
+            if self.url is None:
+                raise HeadUnavailable("no head.json yet")
+        parsed = urllib.parse.urlsplit(self.url)
+        key = (parsed.hostname, parsed.port, timeout)
+        conn = getattr(self._local, "conn", None)
+        if conn is None or getattr(self._local, "key", None) != key:
+            conn = http.client.HTTPConnection(parsed.hostname, parsed.port or 80, timeout=timeout)
+            self._local.conn, self._local.key = conn, key
+        data = json.dumps(body).encode()
+        headers = {"Content-Type": "application/json", "Authorization": "Bearer %s" % self.token}
+        try:
+            conn.request("POST", parsed.path.rstrip("/") + "/api/agent/v1/" + route, data, headers)
+            resp = conn.getresponse()
+            payload = resp.read()
+        except (OSError, http.client.HTTPException) as exc:
+            conn.close()
+            self._local.conn = None
+            raise HeadUnavailable(str(exc))
+        if resp.status != 200:
+            self._local.conn = None
+            conn.close()
+            raise HeadUnavailable("HTTP %d from head" % resp.status)
+        return json.loads(payload.decode() or "{}")
+
+
+class Agent:
+    """One machine's agent; see the module docstring."""
+
+    def __init__(self, agent_dir, machine, tick=0.01):
+        self.dir = os.path.abspath(agent_dir)
+        self.machine = machine
+        self.tick = tick
+        self.boot = "%x-%x" % (os.getpid(), int(time.time() * 1000))
+        self.head = HeadChannel(self.dir)
+        self.runners = {}
+        self.lock = threading.Lock()
+        self.events_ready = threading.Event()
+        self.stopping = threading.Event()
+        self.last_cmd = 0
+        self.epoch = None
+        self.gpus = GpuMonitor()
+        self.shim_dir = None
+        self.last_contact = time.time()
+
+    # -- setup -------------------------------------------------------------------
+    def _take_lock(self):
+        os.makedirs(self.dir, exist_ok=True)
+        self._lock_file = open(os.path.join(self.dir, "agent.lock"), "w")
+        try:
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno in (errno.EAGAIN, errno.EACCES):
+                sys.stderr.write("another agent already runs in %s\n" % self.dir)
+                return False
+            raise
+        with open(os.path.join(self.dir, "agent.pid"), "w") as f:
+            f.write(str(os.getpid()))
+        return True
+
+    def _install_shim(self):
+        """Copy the trial-side ``nni`` package out of the zipapp into a plain directory."""
+        import trial_agent
+        target = os.path.join(self.dir, "shim")
+        marker = os.path.join(target, "nni", "__init__.py")
+        src_pkg = os.path.join(os.path.dirname(trial_agent.__file__), "nni")
+        try:
+            if os.path.isdir(src_pkg):
+                shutil.rmtree(os.path.join(target, "nni"), ignore_errors=True)
+                shutil.copytree(src_pkg, os.path.join(target, "nni"))
+            else:  # running from a zipapp
+                import zipfile
+                archive = trial_agent.__file__.split(".pyz")[0] + ".pyz"
+                with zipfile.ZipFile(archive) as zf:
+                    for name in zf.namelist():
+                        if name.startswith("trial_agent/nni/") and name.endswith(".py"):
+                            dest = os.path.join(target, "nni", name[len("trial_agent/nni/"):])
+                            os.makedirs(os.path.dirname(dest), exist_ok=True)
+                            with open(dest, "wb") as out:
+                                out.write(zf.read(name))
+        except OSError as exc:
+            sys.stderr.write("cannot install the nni shim: %s\n" % exc)
+        self.shim_dir = target if os.path.exists(marker) else None
+
+    def _reattach(self):
+        index = os.path.join(self.dir, "trials")
+        os.makedirs(index, exist_ok=True)
+        for name in os.listdir(index):
+            try:
+                with open(os.path.join(index, name)) as f:
+                    spec = json.load(f)
+                runner = TrialRunner(spec, self.shim_dir)
+            except (OSError, ValueError, KeyError):
+                continue
+            if runner.attach() or runner.finished:
+                self.runners[runner.id] = runner
+
+    # -- commands ----------------------------------------------------------------
+    def _start_trial(self, spec):
+        with self.lock:
+            if (spec.get("run_id") or spec["trial_id"]) in self.runners:
+                return  # a re-sent start: idempotent
+        index = os.path.join(self.dir, "trials", (spec.get("run_id") or spec["trial_id"]) + ".json")
+        with open(index, "w") as f:
+            json.dump(spec, f)
+        runner = TrialRunner(spec, self.shim_dir)
+        if runner.attach():  # already started by an earlier agent
+            pass
+        else:
+            runner.start()
+        with self.lock:
+            self.runners[runner.id] = runner
+        self.events_ready.set()
+
+    def _kill_trial(self, run_id, reason, grace):
+        with self.lock:
+            runner = self.runners.get(run_id)
+        if runner is not None:
+            runner.kill(reason, grace)
+
+    def _handle(self, command):
+        kind = command.get("type")
+        if kind == "start":
+            self._start_trial(command["spec"])
+        elif kind == "kill":
+            self._kill_trial(command["run_id"], command.get("reason", "user"), command.get("grace", 5.0))
+        elif kind == "shutdown":
+            self.stopping.set()
+
+    # -- threads -----------------------------------------------------------------
+    def _monitor(self):
+        while True:
+            with self.lock:
+                runners = list(self.runners.values())
+            changed = False
+            for runner in runners:
+                try:
+                    changed |= runner.poll()
+                except Exception as exc:  # never let one trial stop the agent
+                    sys.stderr.write("trial %s: %r\n" % (runner.id, exc))
+            if changed:
+                self.events_ready.set()
+            with self.lock:
+                for runner in runners:
+                    if runner.finished and runner.spool.drained:
+                        self.runners.pop(runner.id, None)
+                        runner.spool.close()
+                        try:
+                            os.unlink(os.path.join(self.dir, "trials", runner.id + ".json"))
+                        except OSError:
+                            pass
+            if self.stopping.is_set() and not runners:
+                return
+            time.sleep(self.tick if runners else 0.1)
+
+    def _send_events(self):
+        backoff = 0.05
+        while True:
+            self.events_ready.wait(0.5)
+            self.events_ready.clear()
+            with self.lock:
+                batch = {r.id: r.spool.unacked() for r in self.runners.values()}
+            batch = {k: v for k, v in batch.items() if v}
+            if not batch:
+                if self.stopping.is_set() and self._all_done():
+                    return
+                continue
+            try:
+                reply = self.head.post("events", {"machine": self.machine, "boot": self.boot,
+                                                  "trials": batch}, timeout=30)
+                backoff = 0.05
+                self.last_contact = time.time()
+            except HeadUnavailable:
+                self.head.reload()
+                time.sleep(backoff * (1 + random.random()))
+                backoff = min(backoff * 2, 5.0)
+                self.events_ready.set()
+                continue
+            with self.lock:
+                for trial_id, upto in reply.get("acked", {}).items():
+                    runner = self.runners.get(trial_id)
+                    if runner is not None:
+                        runner.spool.ack(upto)
+            self.events_ready.set()  # more may have queued while sending
+
+    def _all_done(self):
+        with self.lock:
+            return all(r.finished and r.spool.drained for r in self.runners.values())
+
+    def _inventory(self):
+        with self.lock:
+            return {r.id: r.state for r in self.runners.values()}
+
+    def _poll_loop(self):
+        backoff = 0.05
+        while not self.stopping.is_set():
+            body = {"machine": self.machine, "boot": self.boot, "epoch": self.epoch, "ack": self.last_cmd,
+                    "trials": self._inventory(), "gpus": self.gpus.latest(), "pid": os.getpid(),
+                    "protocol": PROTOCOL_VERSION, "python": sys.version.split()[0], "wait": 10}
+            try:
+                reply = self.head.post("poll", body, timeout=30)
+                backoff = 0.05
+                self.last_contact = time.time()
+            except HeadUnavailable:
+                self.head.reload()
+                if time.time() - self.last_contact > self.head.orphan_timeout and not self._inventory():
+                    sys.stderr.write("head unreachable for too long and no trial runs: exiting\n")
+                    return
+                time.sleep(backoff * (1 + random.random()))
+                backoff = min(backoff * 2, 5.0)
+                continue
+            if reply.get("epoch") != self.epoch:
+                self.epoch, self.last_cmd = reply.get("epoch"), 0
+            for command in reply.get("commands", []):
+                if command["id"] <= self.last_cmd:
+                    continue
+                try:
+                    self._handle(command)
+                except Exception as exc:
+                    sys.stderr.write("command %r failed: %r\n" % (command, exc))
+                self.last_cmd = command["id"]
+
+    def _shutdown(self, grace=3.0):
+        with self.lock:
+            runners = list(self.runners.values())
+        for runner in runners:
+            runner.kill("shutdown", grace)
+        deadline = time.time() + grace + 10
+        while time.time() < deadline and not self._all_done():
+            self.events_ready.set()
+            time.sleep(0.05)
+
+    def run(self):
+        if not self._take_lock():
+            return 3
+        self._install_shim()
+        self._reattach()
+        self.gpus.start()
+        threading.Thread(target=self._monitor, name="monitor", daemon=True).start()
+        threading.Thread(target=self._send_events, name="sender", daemon=True).start()
+        self._poll_loop()
+        self._shutdown()
+        try:
+            os.unlink(os.path.join(self.dir, "agent.pid"))
+        except OSError:
+            pass
+        return 0

@@ -1,0 +1,218 @@
+"""One trial: its directory, environment, process group, metrics and exit status.
+
+A trial runs as ``sh -c '<shell> -c "$CMD"; echo $? > exitcode'`` in a new
+session (its own process group), with stdout and stderr going straight to files
+in the trial directory. Nothing of the trial depends on the agent staying alive:
+a restarted agent re-attaches by the recorded pid and keeps tailing the files
+from the offsets it saved.
+"""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+
+from trial_agent.metrics import EventSpool, FileTail, parse_metrics_file, parse_stdout_line
+
+WRAPPER = '"$NNI_REMOTE_SHELL" -c "$NNI_REMOTE_TRIAL_COMMAND"; rc=$?; echo $rc > "$NNI_REMOTE_EXIT_FILE"; exit $rc'
+_DROPPED_ENV = ("NNI_TRIAL_COMMAND_CHANNEL", "REUSE_MODE", "MULTI_PHASE")
+
+
+def _proc_start_time(pid):
+    """Start time of ``pid`` from /proc (guards against pid reuse), or None."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def _write_json(path, data):
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(data, f)
+    os.replace(tmp, path)
+
+
+class TrialRunner:
+    """Runs and watches one trial described by a spec from the manager."""
+
+    def __init__(self, spec, shim_dir=None):
+        self.spec = spec
+        self.id = spec.get("run_id") or spec["trial_id"]
+        self.trial_dir = spec["trial_dir"]
+        self.state_dir = os.path.join(self.trial_dir, ".agent")
+        os.makedirs(os.path.join(self.trial_dir, ".nni"), exist_ok=True)
+        self.spool = EventSpool(self.state_dir)
+        self.shim_dir = shim_dir
+        self.proc = None
+        self.pid = None
+        self.finished = self.spool.has("end")
+        self.kill_deadline = None
+        self.kill_reason = None
+        offsets = self._load_offsets()
+        self.stdout_tail = FileTail(os.path.join(self.trial_dir, "trial.stdout"), offsets.get("stdout", 0))
+        self.metrics_tail = FileTail(os.path.join(self.trial_dir, ".nni", "metrics"), offsets.get("metrics", 0))
+        self._metrics_buf = b""
+        self.exit_file = os.path.join(self.state_dir, "exitcode")
+
+    # -- persistence ---------------------------------------------------------------
+    def _load_offsets(self):
+        try:
+            with open(os.path.join(self.state_dir, "offsets.json")) as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return {}
+
+    def _save_offsets(self):
+        _write_json(os.path.join(self.state_dir, "offsets.json"),
+                    {"stdout": self.stdout_tail.offset - len(self.stdout_tail._pending),
+                     "metrics": self.metrics_tail.offset - len(self._metrics_buf)})
+
+    # -- start / attach -----------------------------------------------------------
+    def _environment(self):
+        env = dict(os.environ)
+        for key in _DROPPED_ENV:
+            env.pop(key, None)
+        spec = self.spec
+        env.update({
+            "NNI_PLATFORM": spec.get("platform", "local"),
+            "NNI_EXP_ID": spec["experiment_id"],
+            "NNI_TRIAL_JOB_ID": self.id,
+            "NNI_SYS_DIR": self.trial_dir,
+            "NNI_OUTPUT_DIR": self.trial_dir,
+            "NNI_TRIAL_SEQ_ID": str(spec.get("sequence_id", -1)),
+            "NNI_CODE_DIR": spec["working_dir"],
+            "NNI_REMOTE_TRIAL_COMMAND": spec["command"],
+            "NNI_REMOTE_EXIT_FILE": self.exit_file,
+            "NNI_REMOTE_SHELL": shutil.which("bash") or "/bin/sh",
+        })
+        if spec.get("gpus") is not None:
+            env["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in spec["gpus"])
+        if self.shim_dir and not spec.get("no_shim"):
+            old = env.get("PYTHONPATH")
+            env["PYTHONPATH"] = self.shim_dir + (os.pathsep + old if old else "")
+        env.update({k: str(v) for k, v in (spec.get("env") or {}).items()})
+        return env
+
+    def start(self):
+        """Write parameter.cfg, start the process group, record RUNNING."""
+        with open(os.path.join(self.trial_dir, "parameter.cfg"), "w", encoding="utf-8") as f:
+            f.write(self.spec["parameter"])
+        _write_json(os.path.join(self.state_dir, "spec.json"), self.spec)
+        stdout = open(os.path.join(self.trial_dir, "trial.stdout"), "ab")
+        stderr = open(os.path.join(self.trial_dir, "trial.stderr"), "ab")
+        try:
+            self.proc = subprocess.Popen(
+                ["/bin/sh", "-c", WRAPPER], cwd=self.spec["working_dir"], env=self._environment(),
+                stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr, start_new_session=True)
+        except OSError as exc:
+            self.spool.append({"type": "end", "exit_code": None, "time": _now_ms(),
+                               "error": "cannot start trial in %s: %s" % (self.spec["working_dir"], exc)})
+            self.finished = True
+            return
+        finally:
+            stdout.close()
+            stderr.close()
+        self.pid = self.proc.pid
+        _write_json(os.path.join(self.state_dir, "pid.json"),
+                    {"pid": self.pid, "start": _proc_start_time(self.pid)})
+        self.spool.append({"type": "status", "status": "RUNNING", "pid": self.pid, "time": _now_ms()})
+
+    def attach(self):
+        """Re-attach to a trial started by an earlier agent; True if it is known."""
+        try:
+            with open(os.path.join(self.state_dir, "pid.json")) as f:
+                info = json.load(f)
+        except (OSError, ValueError):
+            return False
+        self.pid = info["pid"]
+        if not self.finished and _proc_start_time(self.pid) != info.get("start"):
+            self.pid = None  # process is gone (or the pid was reused)
+        return True
+
+    # -- watching ----------------------------------------------------------------
+    def _alive(self):
+        if self.proc is not None:
+            return self.proc.poll() is None
+        return self.pid is not None and _proc_start_time(self.pid) is not None
+
+    def collect(self):
+        """Turn new trial output into events; returns True if anything was added."""
+        added = False
+        for line in self.stdout_tail.lines():
+            record = parse_stdout_line(line)
+            if record is not None:
+                added |= self._metric(record)
+        data = self.metrics_tail.read_new()
+        if data:
+            records, self._metrics_buf = parse_metrics_file(self._metrics_buf + data)
+            for record in records:
+                added |= self._metric(record)
+        if added:
+            self._save_offsets()
+        return added
+
+    def _metric(self, record):
+        try:
+            kind = json.loads(record).get("type")
+        except (ValueError, AttributeError):
+            kind = None
+        if kind == "REQUEST_PARAMETER":
+            return False  # parameter.cfg is written before start
+        self.spool.append({"type": "metric", "metric": record, "time": _now_ms()})
+        return True
+
+    def poll(self):
+        """Collect output, enforce a pending kill, and detect the end. True if events were added."""
+        if self.finished:
+            return False
+        added = self.collect()
+        if self._alive():
+            if self.kill_deadline is not None and time.time() >= self.kill_deadline:
+                self._signal(signal.SIGKILL)
+                self.kill_deadline = time.time() + 5
+            return added
+        self.collect()
+        exit_code, sig = None, None
+        if self.proc is not None:
+            rc = self.proc.returncode
+            exit_code, sig = (rc, None) if rc >= 0 else (None, -rc)
+        try:
+            with open(self.exit_file) as f:
+                exit_code = int(f.read().strip())
+        except (OSError, ValueError):
+            pass
+        if exit_code is not None and exit_code > 128 and self.kill_reason:
+            sig, exit_code = exit_code - 128, None
+        event = {"type": "end", "exit_code": exit_code, "signal": sig, "time": _now_ms()}
+        if self.kill_reason:
+            event["killed"] = self.kill_reason
+        self.spool.append(event)
+        self.finished = True
+        return True
+
+    def kill(self, reason="user", grace=5.0):
+        """SIGTERM the trial's process group now, SIGKILL after ``grace`` seconds."""
+        if self.finished:
+            return
+        self.kill_reason = reason
+        self._signal(signal.SIGTERM)
+        self.kill_deadline = time.time() + grace
+
+    def _signal(self, sig):
+        if self.pid is None:
+            return
+        try:
+            os.killpg(self.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    @property
+    def state(self):
+        return "done" if self.finished else "running"
+
+
+def _now_ms():
+    return int(time.time() * 1000)
