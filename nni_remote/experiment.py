@@ -25,6 +25,7 @@ from nni_remote.config import ExperimentConfig
 from nni_remote.data import TrialJob, TrialMetricData, TrialResult
 from nni_remote.errors import ExperimentNotFound, ExperimentNotRunning, NniRemoteError
 from nni_remote.manager import registry
+from nni_remote.manager.updates import preflight
 from nni_remote.progress import ProgressBar
 
 log = logging.getLogger("nni_remote.experiment")
@@ -104,6 +105,7 @@ class Experiment:
                 raise NniRemoteError("this Experiment has no config: build it with Experiment(config) "
                                      "or Experiment('local')")
             canonical = self.config.canonical()
+            preflight(canonical)
             workdir = canonical.experiment_working_directory
             body = canonical.to_json(include_secrets=True)
             platform, name = canonical.platform, canonical.experiment_name

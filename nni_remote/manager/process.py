@@ -24,6 +24,7 @@ from nni_remote.errors import ConfigError, NniRemoteError
 from nni_remote.manager import registry
 from nni_remote.manager.controller import Controller
 from nni_remote.manager.store import Store
+from nni_remote.manager.updates import preflight
 from nni_remote.services.base import HeadInfo, TrainingService
 
 log = logging.getLogger("nni_remote.manager")
@@ -90,6 +91,7 @@ class ManagerProcess:
             from nni_remote.config import ExperimentConfig, SecretBox
             try:
                 config = ExperimentConfig.from_json(body).canonical()
+                preflight(config)
             except ConfigError as exc:
                 return error(str(exc), 400)
             masked, blob = SecretBox().seal_config(config.to_json(include_secrets=True))

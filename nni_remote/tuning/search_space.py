@@ -264,7 +264,7 @@ def deformat_parameters(internal: dict[Key, Any], specs: dict[Key, ParamSpec]) -
         for name in names[:-1]:
             target = target.setdefault(name, {})
         if spec.nested:
-            target[names[-1]] = {"_name": value}
+            target.setdefault(names[-1], {})["_name"] = value
         else:
             target[names[-1]] = value
     return params

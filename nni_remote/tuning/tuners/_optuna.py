@@ -34,7 +34,11 @@ _logger = logging.getLogger("nni_remote.tuning")
 
 @contextlib.contextmanager
 def quiet_optuna() -> Iterator[None]:
-    """Silence Optuna's ExperimentalWarning and FutureWarning (deprecations) inside the block."""
+    """Silence Optuna's ExperimentalWarning and FutureWarning (deprecations) inside the block.
+
+    Only sampler and study construction warn; ``catch_warnings`` mutates global
+    state, so it is kept out of the per-trial calls.
+    """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         warnings.simplefilter("ignore", FutureWarning)
@@ -78,12 +82,11 @@ class OptunaTuner(BuiltinTuner):
     def generate_parameters(self, parameter_id: int, **kwargs: Any) -> dict[str, Any]:
         self._require_space()
         assert self.study is not None
-        with quiet_optuna():
-            trial = self.study.ask()
-            internal: dict[Key, Any] = {}
-            for key, spec in self.specs.items():
-                if spec.is_active(internal):
-                    internal[key] = self._suggest(trial, spec)
+        trial = self.study.ask()
+        internal: dict[Key, Any] = {}
+        for key, spec in self.specs.items():
+            if spec.is_active(internal):
+                internal[key] = self._suggest(trial, spec)
         self._pending[parameter_id] = trial
         return deformat_parameters(internal, self.specs)
 
@@ -101,15 +104,13 @@ class OptunaTuner(BuiltinTuner):
             self._import(parameters, loss)
             return
         assert self.study is not None
-        with quiet_optuna():
-            self.study.tell(trial, loss)
+        self.study.tell(trial, loss)
         self._finished.append((parameters, loss))
 
     def _end(self, parameter_id: int, success: bool) -> None:
         trial = self._pending.pop(parameter_id, None)
         if trial is not None and self.study is not None:
-            with quiet_optuna():
-                self.study.tell(trial, state=TrialState.FAIL)
+            self.study.tell(trial, state=TrialState.FAIL)
 
     def _import(self, parameters: dict[str, Any], loss: float) -> bool:
         if self._add_finished(parameters, loss):
@@ -129,6 +130,5 @@ class OptunaTuner(BuiltinTuner):
         trial = optuna.trial.create_trial(
             params={s.path: internal[s.key] for s in specs},
             distributions={s.path: distribution(s) for s in specs}, value=loss)
-        with quiet_optuna():
-            self.study.add_trial(trial)
+        self.study.add_trial(trial)
         return True

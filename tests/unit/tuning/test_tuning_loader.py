@@ -57,6 +57,13 @@ def test_names_are_case_insensitive_in_any_config_shape(algo: Any) -> None:
     assert isinstance(create_tuner(algo), RandomTuner)
 
 
+def test_the_configs_algorithm_config_is_accepted() -> None:
+    config = pytest.importorskip("nni_remote.config")
+    tuner = create_tuner(config.AlgorithmConfig(name="Anneal", class_args={"seed": 3}))
+    assert type(tuner).__name__ == "AnnealTuner" and tuner.optimize_mode == "minimize"
+    assert create_assessor(config.AlgorithmConfig()) is None
+
+
 def test_registry_defaults_sit_under_user_class_args() -> None:
     assert create_tuner({"name": "tpe"}).optimize_mode == "minimize"
     assert create_tuner({"name": "TPE", "classArgs": {"optimize_mode": "maximize"}}).optimize_mode == "maximize"

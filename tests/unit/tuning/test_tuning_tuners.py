@@ -123,7 +123,8 @@ def test_gridsearch_subdivides_continuous_parameters() -> None:
 
 def test_random_on_a_finite_space_stops_when_every_point_was_given() -> None:
     tuner = create_tuner({"name": "random", "classArgs": {"seed": 5}})
-    tuner.update_search_space({"a": {"_type": "choice", "_value": [1, 2, 3]}, "b": {"_type": "randint", "_value": [0, 2]}})
+    tuner.update_search_space({"a": {"_type": "choice", "_value": [1, 2, 3]},
+                               "b": {"_type": "randint", "_value": [0, 2]}})
     got = [canonical_key(tuner.generate_parameters(i)) for i in range(6)]
     assert len(set(got)) == 6
     with pytest.raises(NoMoreTrialError):
