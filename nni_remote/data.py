@@ -70,6 +70,7 @@ class TrialJob:
     envId: str = ""
     machine: Optional[str] = None
     gpus: Optional[List[int]] = None
+    attempt: int = 1
 
     def __post_init__(self) -> None:
         self.hyperParameters = [p if isinstance(p, TrialHyperParameters) else TrialHyperParameters(**_loads(p))

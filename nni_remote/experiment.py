@@ -109,16 +109,20 @@ class Experiment:
             workdir = canonical.experiment_working_directory
             body = canonical.to_json(include_secrets=True)
             platform, name = canonical.platform, canonical.experiment_name
+            manager_ip = canonical.nni_manager_ip if platform == "remote" else None
         else:
             entry = registry.get_entry(self.id) or {}
             workdir = entry.get("logDir") or os.path.expanduser("~/nni-experiments")
             body, platform, name = None, entry.get("platform", "local"), entry.get("experimentName")
+            manager_ip = entry.get("nniManagerIp")
         if not _port_idle(port):
             raise NniRemoteError(f"Port {port} is not idle: another process listens there; pick another port")
         exp_dir = os.path.join(workdir, self.id)
         os.makedirs(os.path.join(exp_dir, "log"), exist_ok=True)
         argv = [sys.executable, "-m", "nni_remote.manager", "--port", str(port), "--experiment-id", self.id,
                 "--action", self._action, "--experiments-directory", workdir]
+        if manager_ip:
+            argv += ["--also-listen", manager_ip]
         if run_mode == RunMode.Foreground:
             argv.append("--foreground")
             out, err = None, None
@@ -139,7 +143,8 @@ class Experiment:
                     f.close()
         registry.update_entry(self.id, port=port, startTime=int(time.time() * 1000), endTime="N/A",
                               status="INITIALIZED", platform=platform, experimentName=name, pid=self._proc.pid,
-                              logDir=workdir, tag=[], webuiUrl=[f"http://127.0.0.1:{port}"], prefixUrl=None)
+                              logDir=workdir, tag=[], webuiUrl=[f"http://127.0.0.1:{port}"], prefixUrl=None,
+                              **({"nniManagerIp": manager_ip} if manager_ip else {}))
         client = RestClient(port)
         try:
             self._wait_manager(client, exp_dir)

@@ -9,6 +9,10 @@ import sys
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "extract":
+        from trial_agent.tools import main as tools_main
+        return tools_main(argv)
     parser = argparse.ArgumentParser(prog="trial_agent")
     parser.add_argument("--dir", required=True, help="agent directory (holds head.json, spool, logs)")
     parser.add_argument("--machine", required=True, help="machine name assigned by the manager")

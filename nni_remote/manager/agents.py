@@ -63,20 +63,31 @@ class AgentHub:
             self.conds[spec.name] = threading.Condition(self.c.lock)
 
     def launch_all(self) -> None:
+        """Launch every machine in parallel; each failure is reported as soon as it is known."""
         assert self.c.service is not None
-        results = self.c.service.launch(self.c.head)
+        threads = [threading.Thread(target=self._launch, args=(m,), name=f"launch-{m.name}", daemon=True)
+                   for m in self.machines.values()]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
         with self.c.lock:
-            for name, error in results.items():
-                m = self.machines[name]
-                if error is not None:
-                    m.set_state("failed", str(error))
-                    self.c.errors.append(f"{name}: {error}")
-                    log.error("machine %s failed to start: %s", name, error)
             if self.machines and all(m.state == "failed" for m in self.machines.values()):
                 self.c.fail("no machine could be started: " + "; ".join(
                     f"{m.name}: {m.error}" for m in self.machines.values()))
         self._health = threading.Thread(target=self._health_loop, name="health", daemon=True)
         self._health.start()
+
+    def _launch(self, m: Machine) -> None:
+        assert self.c.service is not None
+        error = self.c.service.launch_machine(m.name, self.c.head)
+        if error is None:
+            return
+        message = str(error) if str(error).startswith(m.name) else f"{m.name}: {error}"
+        with self.c.lock:
+            m.set_state("failed", str(error))
+            self.c.errors.append(message)
+            log.error("machine %s failed to start: %s", m.name, error)
 
     def resize_local(self, concurrency: int) -> None:
         """Local mode: the single machine's slots follow trial_concurrency."""
@@ -256,27 +267,40 @@ class AgentHub:
             with self.c.lock:
                 if self.c.stopping:
                     return
-                suspects = [m for m in self.machines.values() if m.state in ("ready", "lost", "starting")
-                            and not m.info.get("polling") and m.last_seen is not None
-                            and time.time() - m.last_seen > SUSPECT_AFTER]
-            for m in suspects:
-                self._check(m)
+                now = time.time()
+                suspects = [m for m in self.machines.values() if m.state in ("ready", "lost", "starting", "failed")
+                            and not m.info.get("polling") and not m.info.get("checking")
+                            and now >= m.info.get("next_check", 0)
+                            and (m.last_seen is None and m.state == "failed"
+                                 or m.last_seen is not None and now - m.last_seen > SUSPECT_AFTER)]
+                for m in suspects:
+                    m.info["checking"] = True
+            for m in suspects:  # one thread per machine: a dead host never delays the others
+                threading.Thread(target=self._check, args=(m,), name=f"check-{m.name}", daemon=True).start()
 
     def _check(self, m: Machine) -> None:
         assert self.c.service is not None
-        alive = self.c.service.alive(m.name)
-        with self.c.lock:
-            if self.c.stopping or (m.last_seen and time.time() - m.last_seen <= SUSPECT_AFTER):
-                return
-            if alive:
-                return
-            silent = time.time() - (m.last_seen or time.time())
-            if m.state != "lost" and (silent > LOST_AFTER or self.c.service.platform == "local"):
-                self._mark_lost(m, f"no sync for {silent:.0f} s and the probe failed")
-        if not alive:
+        try:
+            alive = self.c.service.alive(m.name)
+            with self.c.lock:
+                if self.c.stopping or alive or (m.last_seen and time.time() - m.last_seen <= SUSPECT_AFTER):
+                    return
+                silent = time.time() - (m.last_seen or m.since)
+                if m.state not in ("lost", "failed") and (silent > LOST_AFTER or self.c.service.platform == "local"):
+                    self._mark_lost(m, f"no sync for {silent:.0f} s and the probe failed")
+                failures = m.info.get("relaunch_failures", 0)
             error = self.c.service.relaunch(m.name, self.c.head)
-            if error is not None:
-                log.warning("machine %s: relaunch failed: %s", m.name, error)
+            with self.c.lock:
+                if error is None:
+                    m.info["relaunch_failures"] = 0
+                    m.info["next_check"] = time.time() + SUSPECT_AFTER
+                else:
+                    log.warning("machine %s: relaunch failed: %s", m.name, error)
+                    m.error = str(error)
+                    m.info["relaunch_failures"] = failures + 1
+                    m.info["next_check"] = time.time() + min(60.0, 2.0 * 2 ** failures)
+        finally:
+            m.info["checking"] = False
 
     def _mark_lost(self, m: Machine, why: str) -> None:
         log.warning("machine %s lost: %s", m.name, why)

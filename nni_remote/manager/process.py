@@ -47,18 +47,21 @@ class ManagerProcess:
     """Everything one manager process holds; the Flask app reads it as ``MANAGER``."""
 
     def __init__(self, *, exp_id: str, experiments_dir: str, action: str, port: int, host: str = "127.0.0.1",
-                 foreground: bool = False) -> None:
+                 foreground: bool = False, extra_hosts: Optional[list[str]] = None) -> None:
         self.exp_id = exp_id
         self.exp_dir = os.path.join(experiments_dir, exp_id)
         self.action = action
         self.port = port
         self.host = host
+        self.extra_hosts = [h for h in (extra_hosts or []) if h and h != host]
         self.agent_token = secrets.token_urlsafe(32)
         self.controller: Optional[Controller] = None
         self._lock = threading.Lock()
         for sub in ("log", "db", "checkpoint", "trials"):
             os.makedirs(os.path.join(self.exp_dir, sub), exist_ok=True)
         _setup_logging(os.path.join(self.exp_dir, "log", "nnimanager.log"), foreground)
+        from nni_remote.server import access  # portal/REST token when listening beyond loopback
+        self.portal_token = access.setup_token([host] + self.extra_hosts, self.exp_dir)
         self.store = Store(os.path.join(self.exp_dir, "db", "nni.sqlite"))
         self._server: Any = None
         if action in ("resume", "view"):
@@ -142,12 +145,11 @@ class ManagerProcess:
         import waitress
         from nni_remote.server import create_app
         app = create_app(self)
-        machines = 1
-        if self.controller is not None and self.controller.service is not None:
-            machines = len(self.controller.service.machines())
+        machines = 64  # a long-poll holds a thread per agent: room for 64 agents plus REST clients
         try:
-            self._server = waitress.create_server(app, host=self.host, port=self.port,
-                                                  threads=16 + 2 * machines, channel_timeout=60,
+            listen = " ".join(f"{h}:{self.port}" for h in [self.host] + self.extra_hosts)
+            self._server = waitress.create_server(app, listen=listen,
+                                                  threads=16 + machines, channel_timeout=60,
                                                   connection_limit=1000, ident="nni-remote")
         except OSError as exc:
             log.error("cannot listen on %s:%d: %s", self.host, self.port, exc)
@@ -156,6 +158,12 @@ class ManagerProcess:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: threading.Thread(target=self.shutdown_soon, daemon=True).start())
         log.info("manager of %s listening on %s:%d (%s)", self.exp_id, self.host, self.port, self.action)
+        if self.portal_token:
+            from nni_remote.server import access
+            urls = access.portal_urls([self.host] + self.extra_hosts, self.port, self.portal_token)
+            log.info("web portal and REST need the access token (in %s): %s",
+                     os.path.join(self.exp_dir, access.TOKEN_FILE), "  ".join(u.split("?")[0] for u in urls))
+            print("Web portal (access token required):\n    " + "\n    ".join(urls), flush=True)
         self._server.run()
 
 
@@ -179,10 +187,13 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--experiments-directory", required=True)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--foreground", action="store_true")
+    parser.add_argument("--also-listen", action="append", default=[],
+                        help="another address to listen on (remote agents in direct mode reach nni_manager_ip)")
     args = parser.parse_args(argv)
     try:
         proc = ManagerProcess(exp_id=args.experiment_id, experiments_dir=args.experiments_directory,
-                              action=args.action, port=args.port, host=args.host, foreground=args.foreground)
+                              action=args.action, port=args.port, host=args.host, foreground=args.foreground,
+                              extra_hosts=args.also_listen)
     except NniRemoteError as exc:
         sys.stderr.write(f"nni-remote manager: {exc}\n")
         return 2

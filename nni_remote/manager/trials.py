@@ -111,5 +111,6 @@ class Trial:
         if self.message:
             info["message"] = self.message
         info["machine"] = self.machine
+        info["attempt"] = self.attempt + 1
         info["gpus"] = self.gpus
         return info

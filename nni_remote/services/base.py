@@ -7,9 +7,10 @@ protocol. Adding a platform means adding one file here.
 
 Contract:
 - ``machines()`` is fixed for the service's lifetime (names are unique).
-- ``launch(head)`` starts (or re-attaches to) one agent per machine and returns a
-  per-machine result: ``None`` for success or the exception that explains the
-  failure (one bad machine never hides the others).
+- ``launch_machine(name, head)`` starts (or re-attaches to) one machine's agent and
+  returns ``None`` or the exception that explains the failure; the manager
+  launches all machines in parallel, so one bad machine never hides or delays
+  the others.
 - ``alive(name)`` is a cheap liveness probe used when an agent stops syncing.
 - ``stop()`` is called after the agents were told to shut down; it must leave
   no agent or trial process behind. Every method may block on I/O and is
@@ -59,7 +60,16 @@ class TrainingService(ABC):
     def machines(self) -> list[MachineSpec]: ...
 
     @abstractmethod
-    def launch(self, head: HeadInfo) -> dict[str, Optional[Exception]]: ...
+    def launch_machine(self, name: str, head: HeadInfo) -> Optional[Exception]:
+        """Start (or re-attach to) the agent of one machine; the exception explains a failure."""
+
+    def launch(self, head: HeadInfo) -> dict[str, Optional[Exception]]:
+        """Launch every machine in parallel; one result per machine."""
+        from concurrent.futures import ThreadPoolExecutor
+        names = [m.name for m in self.machines()]
+        with ThreadPoolExecutor(max_workers=min(32, len(names) or 1)) as pool:
+            results = list(pool.map(lambda n: self.launch_machine(n, head), names))
+        return dict(zip(names, results))
 
     @abstractmethod
     def trial_paths(self, machine: str, trial_id: str) -> TrialPaths: ...
@@ -72,7 +82,7 @@ class TrainingService(ABC):
         return True
 
     def relaunch(self, name: str, head: HeadInfo) -> Optional[Exception]:
-        return self.launch(head).get(name)
+        return self.launch_machine(name, head)
 
     def stop(self) -> None:
         """Make sure no agent or trial process is left (after the shutdown command)."""

@@ -56,10 +56,10 @@ class LocalTrainingService(TrainingService):
             pass
         return None
 
-    def launch(self, head: HeadInfo) -> dict[str, Optional[Exception]]:
+    def launch_machine(self, name: str, head: HeadInfo) -> Optional[Exception]:
         write_head_file(self.agent_dir, head)
         if self._running_agent() is not None:
-            return {MACHINE: None}  # re-attach: it re-reads head.json
+            return None  # re-attach: it re-reads head.json
         pyz = write_agent(os.path.join(self.exp_dir, "agents"))
         log = open(os.path.join(self.agent_dir, "agent.log"), "ab")
         try:
@@ -68,10 +68,10 @@ class LocalTrainingService(TrainingService):
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                 cwd=self.agent_dir)
         except OSError as exc:
-            return {MACHINE: exc}
+            return exc
         finally:
             log.close()
-        return {MACHINE: None}
+        return None
 
     def alive(self, name: str) -> bool:
         return self._running_agent() is not None

@@ -1,0 +1,238 @@
+"""Remote mode: one trial agent per SSH machine, reached through a reverse tunnel.
+
+For each machine, in parallel: connect (``services/ssh.py``), probe (python,
+``import nni``, free disk), upload the agent zipapp and the packed trial code
+into the user's own ``~/.nni-remote`` cache (skipped when the same hash is
+there), extract the code safely into ``~/nni-remote/<exp>/code``, write
+``head.json`` (URL + token, mode 0600, over SFTP — never argv), and start the
+agent detached with ``setsid nohup``. An agent that is already running (a
+resumed experiment) is kept and just told the new head.
+
+By default the agent reaches the manager through an SSH reverse tunnel to the
+head's loopback, so workers need no route to the head; with ``nni_manager_ip``
+it connects to ``http://<nni_manager_ip>:<port>`` directly.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import posixpath
+import shlex
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from nni_remote.errors import SshError
+from nni_remote.services.base import HeadInfo, MachineSpec, TrainingService, TrialPaths
+from nni_remote.services.bundle import agent_zipapp
+from nni_remote.services.code_upload import CodePackage, pack_code
+from nni_remote.services.ssh import SshConnection, SshTarget, probe
+
+log = logging.getLogger("nni_remote.remote")
+
+
+@dataclass
+class RemoteMachine:
+    """One configured machine and what we learned about it."""
+
+    name: str
+    config: Any
+    conn: SshConnection
+    home: str = ""
+    python: str = "python3"
+    facts: dict[str, Any] = field(default_factory=dict)
+    tunnel_port: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def base(self) -> str:
+        return posixpath.join(self.home, "nni-remote")
+
+    def exp_dir(self, exp_id: str) -> str:
+        return posixpath.join(self.base, exp_id)
+
+    @property
+    def cache(self) -> str:
+        return posixpath.join(self.home, ".nni-remote")
+
+
+def machine_names(machines: list[Any]) -> list[str]:
+    """Unique display names: the configured name or host, disambiguated by user/port."""
+    names = [getattr(m, "name", None) or m.host for m in machines]
+    for i, name in enumerate(names):
+        if names.count(name) > 1:
+            names[i] = f"{machines[i].user}@{machines[i].host}:{machines[i].port}"
+    for i, name in enumerate(names):
+        if names.count(name) > 1:
+            names[i] = f"{name}#{i}"
+    return names
+
+
+def _path_prefix(python_path: Optional[str]) -> str:
+    if not python_path:
+        return ""
+    quoted = f'"$HOME"/{shlex.quote(python_path[2:])}' if python_path.startswith("~/") else shlex.quote(python_path)
+    return f"PATH={quoted}:\"$PATH\"; export PATH; "
+
+
+class RemoteTrainingService(TrainingService):
+    """Runs trials on ``machine_list`` over SSH; see the module docstring."""
+
+    platform = "remote"
+
+    def __init__(self, config: Any, exp_dir: str, exp_id: str) -> None:
+        self.config = config
+        self.exp_id = exp_id
+        self.exp_dir = exp_dir
+        ts = config.training_service
+        self.direct_ip = config.nni_manager_ip or getattr(ts, "nni_manager_ip", None)
+        self.code_dir = ts.trial_code_directory
+        self._code: Optional[CodePackage] = None
+        self._code_lock = threading.Lock()
+        self.machines_by_name: dict[str, RemoteMachine] = {}
+        for name, m in zip(machine_names(ts.machine_list), ts.machine_list):
+            conn = SshConnection(SshTarget.from_machine(m, name=name), connect_timeout=10.0, op_timeout=30.0)
+            self.machines_by_name[name] = RemoteMachine(name, m, conn)
+        self.concurrency = config.trial_concurrency
+        self.gpu_number = ts.trial_gpu_number
+
+    # -- protocol ----------------------------------------------------------------
+    def machines(self) -> list[MachineSpec]:
+        specs = []
+        for name, rm in self.machines_by_name.items():
+            m = rm.config
+            slots = getattr(m, "max_trial_number", None) or self.concurrency
+            specs.append(MachineSpec(name=name, slots=slots, gpu_indices=m.gpu_indices,
+                                     max_trial_number_per_gpu=m.max_trial_number_per_gpu,
+                                     use_active_gpu=bool(m.use_active_gpu), address=m.host))
+        return specs
+
+    def launch_machine(self, name: str, head: HeadInfo) -> Optional[Exception]:
+        return self._launch_one(self.machines_by_name[name], head)
+
+    def alive(self, name: str) -> bool:
+        rm = self.machines_by_name[name]
+        if not rm.home:
+            return False
+        agent_dir = posixpath.join(rm.exp_dir(self.exp_id), "agent")
+        try:
+            result = rm.conn.run(f"kill -0 $(cat {shlex.quote(agent_dir)}/agent.pid 2>/dev/null) 2>/dev/null",
+                                 timeout=8, check=False)
+        except SshError:
+            return False
+        return result.exit_code == 0
+
+    def trial_paths(self, machine: str, trial_id: str) -> TrialPaths:
+        rm = self.machines_by_name[machine]
+        base = rm.exp_dir(self.exp_id)
+        return TrialPaths(posixpath.join(base, "code"), posixpath.join(base, "trials", trial_id))
+
+    def read_trial_file(self, machine: str, trial_id: str, name: str, max_bytes: int) -> bytes:
+        rm = self.machines_by_name[machine]
+        path = posixpath.join(self.trial_paths(machine, trial_id).trial_dir, name)
+        return rm.conn.get_bytes(path, max_bytes)
+
+    def describe(self, name: str) -> dict:
+        rm = self.machines_by_name[name]
+        return {"host": rm.config.host, "user": rm.config.user, **rm.facts}
+
+    def stop(self) -> None:
+        """Kill whatever the agent left (by the pids it recorded), close tunnels and connections."""
+        def clean(rm: RemoteMachine) -> None:
+            if not rm.home:
+                rm.conn.close()
+                return
+            base = shlex.quote(rm.exp_dir(self.exp_id))
+            script = (f"cd {base} 2>/dev/null || exit 0; "
+                      "for f in trials/*/.agent/pid.json; do [ -f \"$f\" ] || continue; "
+                      "p=$(sed -n 's/.*\"pid\": *\\([0-9]*\\).*/\\1/p' \"$f\"); "
+                      "[ -n \"$p\" ] && kill -KILL -\"$p\" 2>/dev/null; done; "
+                      "a=$(cat agent/agent.pid 2>/dev/null); [ -n \"$a\" ] && kill -KILL \"$a\" 2>/dev/null; "
+                      "rm -f agent/head.json; exit 0")
+            try:
+                rm.conn.run(script, timeout=15, check=False)
+            except SshError as exc:
+                log.warning("%s: cleanup failed: %s", rm.name, exc)
+            rm.conn.close()
+        with ThreadPoolExecutor(max_workers=min(32, len(self.machines_by_name) or 1)) as pool:
+            list(pool.map(clean, self.machines_by_name.values()))
+
+    # -- launching one machine ------------------------------------------------------
+    def _code_package(self) -> CodePackage:
+        with self._code_lock:
+            if self._code is None:
+                self._code = pack_code(self.code_dir)
+            return self._code
+
+    def _launch_one(self, rm: RemoteMachine, head: HeadInfo) -> Optional[Exception]:
+        with rm.lock:
+            try:
+                self._launch_locked(rm, head)
+                return None
+            except SshError as exc:
+                log.error("%s: %s", rm.name, exc)
+                return exc
+            except Exception as exc:  # report, never hide one machine's failure
+                log.exception("%s: launch failed", rm.name)
+                return SshError(rm.name, f"launch failed: {exc}")
+
+    def _launch_locked(self, rm: RemoteMachine, head: HeadInfo) -> None:
+        conn = rm.conn
+        conn.connect()
+        facts = probe(conn, rm.config.python_path, timeout=20)
+        rm.home, rm.python = facts.home, facts.python
+        rm.facts = {"python": ".".join(map(str, facts.python_version)), "nni": facts.nni_version,
+                    "disk_free_bytes": facts.disk_free_bytes, "uname": facts.uname}
+        log.info("%s: python %s, nni %s, %s free in %s", rm.name, rm.facts["python"],
+                 facts.nni_version or "absent (built-in module used)",
+                 f"{(facts.disk_free_bytes or 0) / 2**30:.1f} GiB", facts.home)
+        pyz_data, pyz_hash = agent_zipapp()
+        code = self._code_package()
+        exp = rm.exp_dir(self.exp_id)
+        agent_dir = posixpath.join(exp, "agent")
+        pyz = posixpath.join(rm.cache, f"agent-{pyz_hash[:16]}.pyz")
+        tarball = posixpath.join(rm.cache, f"code-{code.digest[:16]}.tar.gz")
+        q = shlex.quote
+        check = conn.run(f"umask 077; mkdir -p {q(rm.cache)} {q(agent_dir)} {q(exp)}/trials && "
+                         f"for f in {q(pyz)} {q(tarball)}; do [ -s \"$f\" ] && echo \"have $f\"; done; "
+                         f"a=$(cat {q(agent_dir)}/agent.pid 2>/dev/null) && kill -0 \"$a\" 2>/dev/null "
+                         f"&& echo agent-alive; exit 0", timeout=20)
+        have = check.stdout
+        uploads = 0
+        if f"have {pyz}" not in have:
+            conn.put_bytes(pyz_data, pyz, mode=0o600, timeout=60)
+            uploads += 1
+        if f"have {tarball}" not in have:
+            conn.put_bytes(code.data, tarball, mode=0o600, timeout=300)
+            uploads += 1
+        rm.facts["uploads"] = uploads
+        log.info("%s: uploaded %d file(s) (agent %s, code %s: %d files)", rm.name, uploads, pyz_hash[:12],
+                 code.digest[:12], code.files)
+        prefix = _path_prefix(rm.config.python_path)
+        conn.run(f"{prefix}python3 {q(pyz)} extract {q(tarball)} {q(exp)}/code {q(code.digest)}", timeout=120)
+        self._write_head(rm, head, agent_dir)
+        if "agent-alive" in have:
+            log.info("%s: re-attached to the running agent", rm.name)
+            return
+        conn.run(f"cd {q(agent_dir)} && {prefix}setsid nohup python3 {q(pyz)} --dir {q(agent_dir)} "
+                 f"--machine {q(rm.name)} >>agent.log 2>&1 </dev/null & exit 0", timeout=20)
+
+    def _write_head(self, rm: RemoteMachine, head: HeadInfo, agent_dir: str) -> None:
+        if self.direct_ip:
+            url = f"http://{self.direct_ip}:{head.local_port}"
+        else:
+            def rebind(port: int) -> None:
+                rm.tunnel_port = port
+                self._put_head(rm, head.token, f"http://127.0.0.1:{port}", agent_dir)
+            if rm.tunnel_port:
+                rm.conn.cancel_forward(rm.tunnel_port)  # re-request it on the same port
+            rm.tunnel_port = rm.conn.forward_remote("127.0.0.1", rm.tunnel_port, "127.0.0.1", head.local_port,
+                                                    on_rebind=rebind)
+            url = f"http://127.0.0.1:{rm.tunnel_port}"
+        self._put_head(rm, head.token, url, agent_dir)
+
+    @staticmethod
+    def _put_head(rm: RemoteMachine, token: str, url: str, agent_dir: str) -> None:
+        data = json.dumps({"url": url, "token": token}).encode()
+        rm.conn.put_bytes(data, posixpath.join(agent_dir, "head.json"), mode=0o600, timeout=30)
