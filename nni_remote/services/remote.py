@@ -215,8 +215,10 @@ class RemoteTrainingService(TrainingService):
         if "agent-alive" in have:
             log.info("%s: re-attached to the running agent", rm.name)
             return
-        conn.run(f"cd {q(agent_dir)} && {prefix}setsid nohup python3 {q(pyz)} --dir {q(agent_dir)} "
-                 f"--machine {q(rm.name)} >>agent.log 2>&1 </dev/null & exit 0", timeout=20)
+        # The whole background job has its fds redirected before anything runs, so nothing it
+        # starts can hold the SSH channel open (TESTING.md gotcha 8).
+        conn.run(f"( cd {q(agent_dir)} && {prefix}exec setsid nohup python3 {q(pyz)} --dir {q(agent_dir)} "
+                 f"--machine {q(rm.name)} ) >>{q(agent_dir)}/agent.log 2>&1 </dev/null & exit 0", timeout=20)
 
     def _write_head(self, rm: RemoteMachine, head: HeadInfo, agent_dir: str) -> None:
         if self.direct_ip:
