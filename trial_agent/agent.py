@@ -238,6 +238,21 @@ class Agent:
         with self.lock:
             return all(r.finished and r.spool.drained for r in self.runners.values())
 
+    def _gpus(self):
+        """The latest GPU reading, each process marked ``ours`` when it belongs to one of our trials."""
+        gpus = self.gpus.latest()
+        if not gpus:
+            return gpus
+        with self.lock:
+            groups = {r.pid for r in self.runners.values() if r.pid}
+        for gpu in gpus:
+            for proc in gpu.get("processes", []):
+                try:
+                    proc["ours"] = proc.get("pid") is not None and os.getpgid(proc["pid"]) in groups
+                except OSError:
+                    proc["ours"] = False
+        return gpus
+
     def _inventory(self):
         with self.lock:
             return {r.id: r.state for r in self.runners.values()}
@@ -246,7 +261,7 @@ class Agent:
         backoff = 0.05
         while not self.stopping.is_set():
             body = {"machine": self.machine, "boot": self.boot, "epoch": self.epoch, "ack": self.last_cmd,
-                    "trials": self._inventory(), "gpus": self.gpus.latest(), "pid": os.getpid(),
+                    "trials": self._inventory(), "gpus": self._gpus(), "pid": os.getpid(),
                     "protocol": PROTOCOL_VERSION, "python": sys.version.split()[0], "wait": 10}
             try:
                 reply = self.head.post("poll", body, timeout=30)

@@ -79,7 +79,6 @@ def free_gpus(m: Machine) -> tuple[list[int], list[str]]:
         return [], [f"{m.name}: no GPUs"]
     allowed = m.spec.gpu_indices
     load = m.gpu_load()
-    ours = {g for gpus in m.assigned.values() for g in gpus}
     free, notes = [], []
     for gpu in m.gpus:
         index = gpu["index"]
@@ -88,9 +87,10 @@ def free_gpus(m: Machine) -> tuple[list[int], list[str]]:
         if load.get(index, 0) >= m.spec.max_trial_number_per_gpu:
             notes.append(f"GPU {index} full ({load[index]}/{m.spec.max_trial_number_per_gpu} trials)")
             continue
-        if not m.spec.use_active_gpu and gpu.get("processes") and index not in ours:
-            users = sorted({p.get("user") or "?" for p in gpu["processes"]})
-            notes.append(f"GPU {index} used by another process ({', '.join(users)})")
+        foreign = [p for p in gpu.get("processes") or [] if not p.get("ours")]
+        if not m.spec.use_active_gpu and foreign:
+            users = sorted({p.get("user") or "?" for p in foreign})
+            notes.append(f"GPU {index} used by another process ({', '.join(users)}'s)")
             continue
         free.append(index)
     return free, notes
