@@ -35,6 +35,7 @@ SUSPECT_AFTER = float(os.environ.get("NNI_REMOTE_SUSPECT_AFTER", "15"))
 LOST_AFTER = float(os.environ.get("NNI_REMOTE_LOST_AFTER", "60"))
 RETRY_LIMIT = int(os.environ.get("NNI_REMOTE_RETRY_LIMIT", "3"))
 START_FAILURES_TO_DRAIN = 3
+START_UP_SECONDS = 5.0        # a trial that fails within this long after starting failed "at start-up"
 
 
 class UnknownMachine(NniRemoteError):
@@ -132,6 +133,39 @@ class AgentHub:
             return
         self.c.store.put_trial(trial.row())
         self._command(m, {"type": "kill", "run_id": run_id(trial), "reason": reason, "grace": 5.0})
+
+    def note_outcome(self, trial: Trial, status: str) -> None:
+        """Drain a machine whose trials keep failing at start-up while other machines succeed."""
+        m = self.machines.get(trial.machine or "")
+        if m is None:
+            return
+        if status == "SUCCEEDED":
+            m.start_failures = 0
+            m.info["succeeded"] = m.info.get("succeeded", 0) + 1
+            return
+        quick = trial.start_time is not None and trial.end_time is not None and \
+            trial.end_time - trial.start_time < START_UP_SECONDS * 1000
+        if status != "FAILED" or not (quick or trial.start_time is None):
+            return
+        m.start_failures += 1
+        others_ok = any(o.info.get("succeeded") for o in self.machines.values() if o is not m)
+        if m.start_failures >= START_FAILURES_TO_DRAIN and others_ok and m.state == "ready":
+            why = (f"{m.start_failures} trials in a row failed within {START_UP_SECONDS:g} s of starting "
+                   f"(last: trial {trial.id}, {trial.message}) while other machines succeed; check this "
+                   "machine's environment, then re-enable it")
+            m.set_state("drained", why)
+            self.c.errors.append(f"{m.name}: drained: {why}")
+            log.warning("machine %s drained: %s", m.name, why)
+
+    def enable(self, name: str) -> None:
+        """Put a drained machine back into service."""
+        m = self.machines.get(name)
+        if m is None:
+            raise UnknownMachine(f"unknown machine {name!r}")
+        if m.state == "drained":
+            m.start_failures = 0
+            m.set_state("ready")
+            self.c.wake.notify_all()
 
     def release(self, trial: Trial) -> None:
         if trial in self.c.queue:

@@ -329,6 +329,7 @@ class Controller:
 
     def finish_trial(self, trial: Trial, status: str, message: str, when: int, code: Optional[int] = None) -> None:
         trial.status, trial.message, trial.end_time, trial.exit_code = status, message, when, code
+        self.hub.note_outcome(trial, status)
         self.hub.release(trial)
         self.store.put_trial(trial.row())
         self.store.add_event(trial.id, status, log_path=trial.log_path, sequence_id=trial.seq, message=message)

@@ -72,7 +72,7 @@ class TunerHost:
 
     def result(self, parameter_id: Any, parameters: Any, value: Any, trial_id: str, customized: bool) -> None:
         number = scalar(value)
-        if number is None or math.isinf(number):
+        if number is None or not math.isfinite(number):
             log.warning("trial %s: final result %r is not a number (or a dict with a numeric 'default'); "
                         "the tuner does not see it", trial_id, value)
             return

@@ -11,11 +11,13 @@ import json
 import logging
 from typing import Any
 
+import numpy as np
+
 from ...errors import TunerError
 from ..base import Tuner, scalar_or_none
 from ..search_space import ALL_TYPES, Key, ParamSpec, format_search_space, validate_search_space
 
-__all__ = ["BuiltinTuner", "check_choice", "check_number", "check_seed"]
+__all__ = ["BuiltinTuner", "check_choice", "check_number", "check_seed", "derive_seed"]
 
 _logger = logging.getLogger("nni_remote.tuning")
 
@@ -43,6 +45,15 @@ def check_number(name: str, value: Any, minimum: float | None = None, integer: b
 def check_seed(seed: Any) -> int | None:
     """``None`` or a non-negative int."""
     return None if seed is None else check_number("seed", seed, 0, integer=True)
+
+
+def derive_seed(seed: int, salt: int) -> int:
+    """A seed made from ``seed`` and ``salt``: reproducible, and unrelated to ``seed`` itself.
+
+    A seeded tuner that is given history (a resumed experiment) reseeds with
+    the number of trials it knows, so it does not replay its first draws.
+    """
+    return int(np.random.SeedSequence([seed, salt]).generate_state(1)[0])
 
 
 class BuiltinTuner(Tuner):
@@ -88,6 +99,8 @@ class BuiltinTuner(Tuner):
             if isinstance(params, dict) and loss is not None:
                 count += bool(self._import(params, loss))
         _logger.info("%s imported %d of %d trials", type(self).__name__, count, len(data or []))
+        if count:
+            self._imported(count)
 
     def loss(self, value: Any, what: str = "trial result") -> float | None:
         """The loss (lower is better) for a decoded metric, or ``None`` for garbage."""
@@ -113,3 +126,6 @@ class BuiltinTuner(Tuner):
 
     def _end(self, parameter_id: int, success: bool) -> None:
         """A trial ended."""
+
+    def _imported(self, count: int) -> None:
+        """``count`` finished trials were just imported (after the ``_import`` calls)."""

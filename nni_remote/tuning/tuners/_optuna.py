@@ -9,8 +9,10 @@ use define-by-run: only the chosen option's sub-parameters are suggested.
 
 The study always *minimizes the loss* (see :class:`BuiltinTuner`). Results may
 arrive in any order; a trial that ends without a usable result is told FAIL.
-Imported data becomes finished trials. A search-space update starts a new
-study and replays every finished trial that fits the new space.
+Imported data becomes finished trials; a seeded tuner then reseeds its
+sampler (from the seed and the number of known trials), so a resumed
+experiment does not replay its first random draws. A search-space update
+starts a new study and replays every finished trial that fits the new space.
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ from optuna.distributions import BaseDistribution, CategoricalDistribution, Floa
 from optuna.trial import Trial, TrialState
 
 from ..search_space import Key, ParamSpec, deformat_parameters, format_parameters
-from ._common import BuiltinTuner, check_seed
+from ._common import BuiltinTuner, check_seed, derive_seed
 
 __all__ = ["OptunaTuner", "quiet_optuna"]
 
@@ -60,13 +62,23 @@ class OptunaTuner(BuiltinTuner):
     def __init__(self, optimize_mode: str = "maximize", seed: int | None = None) -> None:
         super().__init__(optimize_mode)
         self.seed = check_seed(seed)
+        self.sampler_seed = self.seed   # what _make_sampler passes to Optuna
         self._sampler: optuna.samplers.BaseSampler | None = None
         self.study: optuna.Study | None = None
         self._pending: dict[int, Trial] = {}
         self._finished: list[tuple[dict[str, Any], float]] = []
 
     def _make_sampler(self) -> optuna.samplers.BaseSampler:
+        """A new sampler seeded with :attr:`sampler_seed`."""
         raise NotImplementedError
+
+    def _imported(self, count: int) -> None:
+        if self.seed is None or self.study is None:
+            return
+        self.sampler_seed = derive_seed(self.seed, len(self._finished))
+        with quiet_optuna():
+            self._sampler = self._make_sampler()
+        self.study.sampler = self._sampler
 
     def _space_changed(self) -> None:
         with quiet_optuna():

@@ -37,4 +37,4 @@ class CmaEsTuner(OptunaTuner):
         with quiet_optuna():
             return optuna.samplers.CmaEsSampler(
                 sigma0=self.sigma0, popsize=self.popsize, n_startup_trials=self.n_startup_trials,
-                seed=self.seed, warn_independent_sampling=False)
+                seed=self.sampler_seed, warn_independent_sampling=False)

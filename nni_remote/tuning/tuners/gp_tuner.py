@@ -36,4 +36,4 @@ class GpTuner(OptunaTuner):
 
     def _make_sampler(self) -> optuna.samplers.BaseSampler:
         with quiet_optuna():
-            return optuna.samplers.GPSampler(seed=self.seed, n_startup_trials=self.cold_start_num)
+            return optuna.samplers.GPSampler(seed=self.sampler_seed, n_startup_trials=self.cold_start_num)

@@ -223,6 +223,34 @@ def test_tpe_minimizes_by_default_and_maximize_flips() -> None:
         assert (np.mean(xs[-15:]) < 0.35) == expect_low, xs[-15:]
 
 
+def test_tpe_defaults_follow_optunas_tpe_exactly() -> None:
+    """Without tpe_args, our TPE is Optuna's TPESampler with its defaults: same seed, same trials."""
+    import optuna
+    space = {"x": {"_type": "uniform", "_value": [-5, 10]}, "y": {"_type": "uniform", "_value": [0, 15]}}
+    tuner = create_tuner({"name": "TPE", "classArgs": {"seed": 4}})
+    tuner.update_search_space(space)
+    ours = [(p["x"], p["y"]) for p in _drive(tuner, 25, quadratic)]
+    study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=4))
+    study.optimize(lambda t: quadratic({"x": t.suggest_float("x", -5, 10), "y": t.suggest_float("y", 0, 15)}),
+                   n_trials=25)
+    theirs = [(t.params["x"], t.params["y"]) for t in study.trials]
+    assert np.allclose(ours, theirs, rtol=0, atol=1e-9)
+
+
+def test_tpe_args_keep_nnis_meaning_when_given() -> None:
+    from nni_remote.tuning.tuners.tpe_tuner import _n_below
+    default = create_tuner({"name": "TPE"})
+    assert (default.n_startup_jobs, default.gamma) == (10, None)  # type: ignore[attr-defined]
+    nni = create_tuner({"name": "TPE", "classArgs": {"tpe_args": {"gamma": 0.25, "n_startup_jobs": 20}}})
+    assert (nni.n_startup_jobs, nni.gamma) == (20, 0.25)  # type: ignore[attr-defined]
+    assert [_n_below(None, 25)(n) for n in (1, 10, 11, 100, 400)] == [1, 1, 2, 10, 25]
+    assert [_n_below(0.25, 25)(n) for n in (1, 16, 100, 20000)] == [1, 1, 3, 25]
+    tuner = create_tuner({"name": "TPE", "classArgs": {"seed": 0, "tpe_args": {"n_startup_jobs": 4}}})
+    tuner.update_search_space({"x": {"_type": "uniform", "_value": [0, 1]}})
+    xs = [p["x"] for p in _drive(tuner, 4, lambda p: p["x"])]   # 4 random warm-up trials, then TPE
+    assert len(set(xs)) == 4 and tuner.study.sampler._n_startup_trials == 4  # type: ignore[attr-defined]
+
+
 def test_optuna_tuner_handles_out_of_order_results_imports_and_space_updates() -> None:
     tuner = create_tuner({"name": "TPE", "classArgs": {"seed": 1, "tpe_args": {"n_startup_jobs": 3}}})
     tuner.update_search_space(MIXED_SPACE)
@@ -260,3 +288,26 @@ def test_local_search_tuners_stay_in_the_space(seed: int, name: str) -> None:
     rng = np.random.default_rng(seed)
     for params in _drive(tuner, 12, lambda p: float(rng.random())):
         assert in_space(params, MIXED_SPACE), params
+
+
+@pytest.mark.parametrize("name", ["TPE", "Random", "CMAES"])
+def test_seeded_tuner_given_history_does_not_replay_its_first_draws(name: str) -> None:
+    """A resumed experiment replays history with import_data; the seed must not restart the sequence."""
+    _skip_missing(name)
+
+    def resumed() -> list[dict[str, Any]]:
+        tuner = create_tuner({"name": name, "classArgs": {"seed": 9}})
+        tuner.update_search_space(FLAT_SPACE)
+        tuner.import_data([{"parameter": p, "value": _objective_flat(p)} for p in first])
+        return [tuner.generate_parameters(10 + i) for i in range(3)]
+
+    fresh = create_tuner({"name": name, "classArgs": {"seed": 9}})
+    fresh.update_search_space(FLAT_SPACE)
+    first = _drive(fresh, 3, _objective_flat)
+    again = resumed()
+    assert not {canonical_key(p) for p in again} & {canonical_key(p) for p in first}
+    assert again == resumed()      # still reproducible
+
+
+def _objective_flat(params: dict[str, Any]) -> float:
+    return -abs(math.log10(params["lr"]) + 3) - params["dropout"]
