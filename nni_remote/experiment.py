@@ -123,6 +123,8 @@ class Experiment:
                 "--action", self._action, "--experiments-directory", workdir]
         if manager_ip:
             argv += ["--also-listen", manager_ip]
+        if self._action == "create" and platform == "remote":
+            argv += ["--agents", str(len(canonical.training_service.machine_list))]
         if run_mode == RunMode.Foreground:
             argv.append("--foreground")
             out, err = None, None

@@ -47,13 +47,14 @@ class ManagerProcess:
     """Everything one manager process holds; the Flask app reads it as ``MANAGER``."""
 
     def __init__(self, *, exp_id: str, experiments_dir: str, action: str, port: int, host: str = "127.0.0.1",
-                 foreground: bool = False, extra_hosts: Optional[list[str]] = None) -> None:
+                 foreground: bool = False, extra_hosts: Optional[list[str]] = None, agents: int = 0) -> None:
         self.exp_id = exp_id
         self.exp_dir = os.path.join(experiments_dir, exp_id)
         self.action = action
         self.port = port
         self.host = host
         self.extra_hosts = [h for h in (extra_hosts or []) if h and h != host]
+        self.agents = agents
         self.agent_token = secrets.token_urlsafe(32)
         self.controller: Optional[Controller] = None
         self._lock = threading.Lock()
@@ -141,15 +142,22 @@ class ManagerProcess:
         self.store.close()
         os._exit(0)
 
+    def threads(self) -> int:
+        """WSGI threads: each agent's long-poll holds one, REST clients need the rest."""
+        return 16 + max(64, self.agents, self._known_machines())
+
+    def _known_machines(self) -> int:
+        ctl = self.controller
+        return len(ctl.service.machines()) if ctl is not None and ctl.service is not None else 0
+
     def serve(self) -> None:
         import waitress
         from nni_remote.server import create_app
         app = create_app(self)
-        machines = 64  # a long-poll holds a thread per agent: room for 64 agents plus REST clients
         try:
             listen = " ".join(f"{h}:{self.port}" for h in [self.host] + self.extra_hosts)
             self._server = waitress.create_server(app, listen=listen,
-                                                  threads=16 + machines, channel_timeout=60,
+                                                  threads=self.threads(), channel_timeout=60,
                                                   connection_limit=1000, ident="nni-remote")
         except OSError as exc:
             log.error("cannot listen on %s:%d: %s", self.host, self.port, exc)
@@ -187,13 +195,14 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--experiments-directory", required=True)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--foreground", action="store_true")
+    parser.add_argument("--agents", type=int, default=0, help="number of machines (sizes the thread pool)")
     parser.add_argument("--also-listen", action="append", default=[],
                         help="another address to listen on (remote agents in direct mode reach nni_manager_ip)")
     args = parser.parse_args(argv)
     try:
         proc = ManagerProcess(exp_id=args.experiment_id, experiments_dir=args.experiments_directory,
                               action=args.action, port=args.port, host=args.host, foreground=args.foreground,
-                              extra_hosts=args.also_listen)
+                              extra_hosts=args.also_listen, agents=args.agents)
     except NniRemoteError as exc:
         sys.stderr.write(f"nni-remote manager: {exc}\n")
         return 2
