@@ -30,7 +30,9 @@ def test_three_hosts_thirty_trials_and_no_leaks(ssh_rig, tmp_path, isolated_home
     install_known_hosts(rig, str(isolated_home))
     machines = [per_machine(h.machine_config(), maxTrialNumber=2) for h in rig.hosts]
     secrets = [h.password for h in rig.hosts if h.password] + [h.passphrase for h in rig.hosts if h.passphrase]
-    exp = start(remote_config(tmp_path, machines, trial_concurrency=6, max_trial_number=30), experiments)
+    space = {"x": {"_type": "uniform", "_value": [0, 1]}, "sleep": {"_type": "choice", "_value": [1]}}
+    exp = start(remote_config(tmp_path, machines, space=space, trial_concurrency=6, max_trial_number=30),
+                experiments)
     token = wait_for(lambda: _token_or_none(rig, exp.id), what="agent head.json")
     secrets.append(token)
     head_ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
