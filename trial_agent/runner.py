@@ -20,12 +20,15 @@ _DROPPED_ENV = ("NNI_TRIAL_COMMAND_CHANNEL", "REUSE_MODE", "MULTI_PHASE")
 
 
 def _proc_start_time(pid):
-    """Start time of ``pid`` from /proc (guards against pid reuse), or None."""
+    """Start time of a live ``pid`` from /proc (guards against pid reuse); None if gone or a zombie."""
     try:
         with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[19]
+            fields = f.read().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
         return None
+    if not fields or fields[0] in ("Z", "X"):
+        return None
+    return fields[19]
 
 
 def _write_json(path, data):
