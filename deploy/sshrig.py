@@ -174,6 +174,11 @@ def _set_sysctl(path: str, value: str) -> None:
             fh.write(value)
 
 
+def _host_mac(address: str) -> str:
+    """A fixed MAC per rig address: a reused address (next rig, revived host) keeps the head's ARP entry valid."""
+    return "02:6e:72:c6:12:%02x" % int(address.rsplit(".", 1)[1])
+
+
 def _link_exists(name: str) -> bool:
     return os.path.exists(f"/sys/class/net/{name}")
 
@@ -482,6 +487,8 @@ class SshRig:
                 _run(["useradd", "-p", "*", "-m", "-d", h.home, "-s", "/bin/bash",
                       "-c", f"{MARK} {self.run_id}", "-U", h.user])
                 pw = _getpwnam(h.user)
+                if pw is None:
+                    raise RigError(f"useradd did not create {h.user}")
                 h.uid, h.gid = pw[2], pw[3]
             secret_lines = []
             for h in self.hosts:
@@ -495,7 +502,7 @@ class SshRig:
         batch = []
         for h in self.hosts:
             batch += [f"netns add {h.netns}",
-                      f"link add {h.veth} type veth peer name eth0 netns {h.netns}",
+                      f"link add {h.veth} type veth peer name eth0 address {_host_mac(h.address)} netns {h.netns}",
                       f"link set {h.veth} master {BRIDGE}"]
         _run(["ip", "-batch", "-"], input=("\n".join(batch) + "\n").encode())
         for h in self.hosts:
@@ -720,6 +727,8 @@ class SshRig:
             _run(["ip", "link", "del", h.veth], check=False)
         if _link_exists(h.veth):
             raise RigError(f"link {h.veth} could not be removed")
+        if h.address and _link_exists(BRIDGE):
+            _run(["ip", "neigh", "del", h.address, "dev", BRIDGE], check=False)
 
     def _remove_user(self, h: RigHost) -> None:
         pw = _getpwnam(h.user)

@@ -293,6 +293,8 @@ class SshConnection:
 
     def _exec(self, t: paramiko.Transport, chan: paramiko.Channel, command: str, stdin: Optional[bytes],
               deadline: float, timeout: float) -> RunResult:
+        if deadline - time.monotonic() < 0.01:
+            raise self._timed_out(t, timeout, command)
         guard = self._deadline_guard(t, deadline - time.monotonic(), "exec request")
         try:
             chan.exec_command(command)
@@ -417,10 +419,11 @@ class SshConnection:
                 except OSError:
                     sftp.rename(tmp, remote_path)
             except BaseException as exc:
-                try:
-                    sftp.remove(tmp)
-                except Exception:
-                    pass
+                if t.is_active() and not isinstance(exc, socket.timeout):  # else it would wait again
+                    try:
+                        sftp.remove(tmp)
+                    except Exception:
+                        pass
                 raise self._sftp_error(t, exc, remote_path, timeout) from None
             finally:
                 sftp.close()

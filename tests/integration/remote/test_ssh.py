@@ -379,6 +379,35 @@ def test_proxy_jump_from_ssh_config(rig_factory: Any, tmp_path: Any) -> None:
         assert conn.run("id -un").stdout.strip() == inner.user
 
 
+def test_default_key_and_ssh_agent_when_no_key_is_configured(ssh_rig: Any, tmp_path: Any, monkeypatch: Any) -> None:
+    import shutil
+    import subprocess
+    h = ssh_rig.hosts[2]
+    bare = SshTarget(host=h.address, user=h.user, known_hosts=h.known_hosts, name="h3")
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
+    with pytest.raises(AuthFailed, match="no password and no usable key"):
+        returns(SshConnection(bare).connect)
+    shutil.copy(h.key_file, home / ".ssh" / "id_ed25519")  # a default key file
+    with SshConnection(bare) as conn:
+        assert conn.run("id -un").stdout.strip() == h.user
+    (home / ".ssh" / "id_ed25519").unlink()
+    sock = tmp_path / "agent.sock"
+    agent = subprocess.Popen(["ssh-agent", "-D", "-a", str(sock)], stdout=subprocess.DEVNULL)
+    try:
+        wait_for(sock.exists, what="ssh-agent socket")
+        env = dict(os.environ, SSH_AUTH_SOCK=str(sock))
+        subprocess.run(["ssh-add", "-q", h.key_file], env=env, check=True, timeout=30, capture_output=True)
+        monkeypatch.setenv("SSH_AUTH_SOCK", str(sock))
+        with SshConnection(bare) as conn:  # the key now only lives in the agent
+            assert conn.run("id -un").stdout.strip() == h.user
+    finally:
+        agent.kill()
+        agent.wait(10)
+
+
 def test_secrets_never_in_logs_or_errors(ssh_rig: Any, caplog: Any) -> None:
     caplog.set_level(logging.DEBUG)
     h1, h2, _ = ssh_rig.hosts
