@@ -25,3 +25,15 @@ def isolated_home(tmp_path, monkeypatch):
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
     return home
+
+
+@pytest.fixture
+def experiments():
+    """Collects started experiments and stops them at teardown, even on failure."""
+    started: list = []
+    yield started
+    for exp in started:
+        try:
+            exp.stop()
+        except Exception:
+            pass

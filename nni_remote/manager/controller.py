@@ -16,14 +16,12 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import threading
 import time
 import traceback
 from typing import Any, Optional
 
 from nni_remote.errors import NniRemoteError, ReadOnlyError, TrialNotFound
-from nni_remote.manager import scheduler
 from nni_remote.manager.agents import AgentHub
 from nni_remote.manager.store import Store, now_ms
 from nni_remote.manager.trials import ACTIVE, TERMINAL, Trial, decode_metric, new_trial_id, pack_parameters
@@ -416,6 +414,3 @@ def _kill_message(reason: str) -> str:
             "early_stop": "early-stopped by the assessor",
             "max_trial_duration": "ran longer than maxTrialDuration"}.get(reason, reason)
 
-
-def is_finite(value: Any) -> bool:
-    return isinstance(value, (int, float)) and math.isfinite(value)

@@ -8,7 +8,6 @@ sealed copy.
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import secrets
@@ -208,7 +207,3 @@ def main(argv: Optional[list[str]] = None) -> int:
         return 2
     proc.serve()
     return 0
-
-
-def dump_json(data: Any) -> str:
-    return json.dumps(data)

@@ -1,6 +1,5 @@
 """The trial API of the shim: parameters in, metrics out, through files."""
 import json
-import math
 import os
 import time
 
@@ -123,7 +122,3 @@ def report_final_result(metric):
     """Report the final result (a number, or a dict with a 'default' key)."""
     _check_ready()
     _emit("FINAL", 0, metric)
-
-
-def _is_number(value):
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isnan(value)

@@ -53,18 +53,6 @@ def make_config(tmp_path, code_dir, isolated_home) -> Callable[..., ExperimentCo
 
 
 @pytest.fixture
-def experiments():
-    """Collects started experiments and stops them at teardown, even on failure."""
-    started: list[Experiment] = []
-    yield started
-    for exp in started:
-        try:
-            exp.stop()
-        except Exception:
-            pass
-
-
-@pytest.fixture
 def launch(make_config, experiments) -> Callable[..., Experiment]:
     def start(config: ExperimentConfig | None = None, **overrides: Any) -> Experiment:
         exp = Experiment(config or make_config(**overrides))

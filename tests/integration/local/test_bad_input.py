@@ -10,7 +10,7 @@ import requests
 
 from nni_remote import Experiment, ExperimentConfig
 from nni_remote.errors import ConfigError
-from tests.integration.local.conftest import wait_for, wait_status
+from tests.integration.local.conftest import wait_status
 
 GOOD_SPACE = {"x": {"_type": "uniform", "_value": [0, 1]}}
 

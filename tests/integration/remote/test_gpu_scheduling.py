@@ -34,17 +34,6 @@ def gpu_dir(tmp_path, name, gpus):
 
 
 @pytest.fixture
-def experiments():
-    started: list = []
-    yield started
-    for exp in started:
-        try:
-            exp.stop()
-        except Exception:
-            pass
-
-
-@pytest.fixture
 def gpu_rig(rig_factory, tmp_path, isolated_home):
     two = gpu_dir(tmp_path, "two", [{"util": 0}, {"util": 93, "processes": [{"pid": 1, "mem": 4000}]}])
     four = gpu_dir(tmp_path, "four", [{"util": 0}] * 4)

@@ -5,24 +5,12 @@ import glob
 import os
 import subprocess
 
-import pytest
 import requests
 
 from tests.integration.local.conftest import wait_for
 from tests.integration.remote.remote_helpers import (agent_token, finals, install_known_hosts, leftover,
                                                      per_machine, remote_config, rig_by_address, start,
                                                      wait_done)
-
-
-@pytest.fixture
-def experiments():
-    started: list = []
-    yield started
-    for exp in started:
-        try:
-            exp.stop()
-        except Exception:
-            pass
 
 
 def test_three_hosts_thirty_trials_and_no_leaks(ssh_rig, tmp_path, isolated_home, experiments):

@@ -3,24 +3,12 @@ from __future__ import annotations
 
 import json
 
-import pytest
 
 from nni_remote import Experiment
 from tests.conftest import free_port
 from tests.integration.local.conftest import wait_for
 from tests.integration.remote.remote_helpers import (install_known_hosts, leftover, per_machine, remote_config,
                                                      rig_by_address, start, wait_done)
-
-
-@pytest.fixture
-def experiments():
-    started: list = []
-    yield started
-    for exp in started:
-        try:
-            exp.stop()
-        except Exception:
-            pass
 
 
 def running_on(exp, address):

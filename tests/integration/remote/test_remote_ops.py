@@ -1,7 +1,6 @@
 """Remote operations: killing a trial's whole process tree; draining a machine whose trials fail at start-up."""
 from __future__ import annotations
 
-import pytest
 
 from tests.integration.local.conftest import wait_for
 from tests.integration.remote.remote_helpers import install_known_hosts, per_machine, remote_config, start, wait_done
@@ -17,17 +16,6 @@ time.sleep(p.get("sleep", 0))
 child.kill()
 nni.report_final_result(p["x"])
 '''
-
-
-@pytest.fixture
-def experiments():
-    started: list = []
-    yield started
-    for exp in started:
-        try:
-            exp.stop()
-        except Exception:
-            pass
 
 
 def test_kill_trial_kills_its_process_tree(rig_factory, tmp_path, isolated_home, experiments):
