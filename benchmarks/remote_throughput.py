@@ -35,6 +35,8 @@ def main() -> None:
     parser.add_argument("--hosts", type=int, default=4)
     parser.add_argument("--slots", type=int, default=2)
     parser.add_argument("--trials", type=int, default=200)
+    parser.add_argument("--direct", action="store_true",
+                        help="agents reach the manager directly (nni_manager_ip) instead of SSH tunnels")
     args = parser.parse_args()
     root = tempfile.mkdtemp(prefix="nnir-rbench-")
     home = os.path.join(root, "home")
@@ -62,7 +64,8 @@ def run(args: argparse.Namespace, root: str, rig: sshrig.SshRig, hosts: list) ->
         trial_command="python3 trial.py", trial_code_directory=code, trial_concurrency=concurrency,
         max_trial_number=args.trials, experiment_working_directory=os.path.join(root, "exps"),
         search_space={"x": {"_type": "uniform", "_value": [0, 1]}}, tuner={"name": "Random"},
-        training_service={"platform": "remote", "machine_list": machines})
+        training_service={"platform": "remote", "machine_list": machines},
+        nni_manager_ip="198.18.0.1" if args.direct else None)
     exp = Experiment(config)
     t_call = time.time()
     exp.start(18950)
@@ -84,7 +87,8 @@ def run(args: argparse.Namespace, root: str, rig: sshrig.SshRig, hosts: list) ->
     mean_trial = sum((j.endTime - j.startTime) / 1000 for j in jobs) / len(jobs)
     floor = _floor(hosts, exp.id, args.trials, concurrency)
     wall = t_done - first_start
-    report(f"nni-remote remote mode: {args.hosts} hosts x {args.slots} slots, {args.trials} trivial trials "
+    report(f"nni-remote remote mode ({'direct HTTP' if args.direct else 'SSH tunnels'}): "
+           f"{args.hosts} hosts x {args.slots} slots, {args.trials} trivial trials "
            f"({sum(j.status == 'SUCCEEDED' for j in jobs)} succeeded)", [
                ("start-up (start() -> all agents synced)", f"{startup:.2f} s"),
                ("start() -> first trial running", f"{first_start - t_call:.2f} s"),

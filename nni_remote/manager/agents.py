@@ -90,10 +90,10 @@ class AgentHub:
             self.c.errors.append(message)
             log.error("machine %s failed to start: %s", m.name, error)
 
-    def resize_local(self, concurrency: int) -> None:
-        """Local mode: the single machine's slots follow trial_concurrency."""
-        if self.c.service is not None and self.c.service.platform == "local":
-            for m in self.machines.values():
+    def resize(self, concurrency: int) -> None:
+        """Machines without an explicit trial limit take trial_concurrency slots."""
+        for m in self.machines.values():
+            if m.spec.auto_slots:
                 m.spec.slots = max(concurrency, 1)
 
     def notify_all(self) -> None:

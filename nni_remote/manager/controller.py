@@ -346,14 +346,15 @@ class Controller:
     def update(self, update_type: str, params: dict[str, Any]) -> None:
         """Apply one ``PUT /experiment?update_type=`` change (validated) and persist it."""
         from nni_remote.manager.updates import validate_update
-        key, value = validate_update(update_type, params)
+        builtin = not getattr(getattr(self.config, "tuner", None), "class_name", None)
+        key, value = validate_update(update_type, params, builtin_tuner=builtin)
         with self.lock:
             self._check_writable("update the experiment")
             self.params[key] = value
             if key == "searchSpace" and self.tuner is not None:
                 self.tuner.post(lambda: self.tuner.update_search_space(value))
             if key == "trialConcurrency":
-                self.hub.resize_local(value)
+                self.hub.resize(value)
             self._save_profile()
             self.wake.notify_all()
 

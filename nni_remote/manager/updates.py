@@ -13,8 +13,12 @@ UPDATE_FIELDS = {"TRIAL_CONCURRENCY": "trialConcurrency", "MAX_EXEC_DURATION": "
                  "SEARCH_SPACE": "searchSpace", "MAX_TRIAL_NUM": "maxTrialNumber"}
 
 
-def validate_update(update_type: str, params: Any) -> tuple[str, Any]:
-    """Return (params key, checked value) for one update, or raise ConfigError."""
+def validate_update(update_type: str, params: Any, builtin_tuner: bool = True) -> tuple[str, Any]:
+    """Return (params key, checked value) for one update, or raise ConfigError.
+
+    A search space is checked against the built-in format only for built-in
+    tuners: a custom tuner may define its own.
+    """
     key = UPDATE_FIELDS.get(update_type or "")
     if key is None:
         raise ConfigError([("update_type", f"must be one of {', '.join(UPDATE_FIELDS)}, got {update_type!r}")])
@@ -32,7 +36,7 @@ def validate_update(update_type: str, params: Any) -> tuple[str, Any]:
             raise ConfigError([(key, f"{exc}; use a number of seconds or a string like '30m', '2h'")])
         if seconds <= 0:
             raise ConfigError([(key, f"must be > 0, got {value!r}")])
-    elif key == "searchSpace":
+    elif key == "searchSpace" and builtin_tuner:
         from nni_remote.tuning import validate_search_space
         validate_search_space(value)
     return key, value

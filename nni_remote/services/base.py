@@ -33,6 +33,7 @@ class MachineSpec:
     max_trial_number_per_gpu: int = 1
     use_active_gpu: bool = True
     address: str = "localhost"
+    auto_slots: bool = False              # slots follow trial_concurrency (no explicit per-machine limit)
 
 
 @dataclass

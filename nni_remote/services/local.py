@@ -43,7 +43,8 @@ class LocalTrainingService(TrainingService):
         self.proc: Optional[subprocess.Popen] = None
 
     def machines(self) -> list[MachineSpec]:
-        return [MachineSpec(MACHINE, self.slots, self.gpu_indices, self.max_per_gpu, self.use_active_gpu)]
+        return [MachineSpec(MACHINE, self.slots, self.gpu_indices, self.max_per_gpu, self.use_active_gpu,
+                            auto_slots=True)]
 
     def _running_agent(self) -> Optional[psutil.Process]:
         try:

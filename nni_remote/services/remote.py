@@ -105,7 +105,8 @@ class RemoteTrainingService(TrainingService):
             slots = getattr(m, "max_trial_number", None) or self.concurrency
             specs.append(MachineSpec(name=name, slots=slots, gpu_indices=m.gpu_indices,
                                      max_trial_number_per_gpu=m.max_trial_number_per_gpu,
-                                     use_active_gpu=bool(m.use_active_gpu), address=m.host))
+                                     use_active_gpu=bool(m.use_active_gpu), address=m.host,
+                                     auto_slots=getattr(m, "max_trial_number", None) is None))
         return specs
 
     def launch_machine(self, name: str, head: HeadInfo) -> Optional[Exception]:
