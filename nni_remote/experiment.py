@@ -110,17 +110,19 @@ class Experiment:
             body = canonical.to_json(include_secrets=True)
             platform, name = canonical.platform, canonical.experiment_name
             manager_ip = canonical.nni_manager_ip if platform == "remote" else None
+            log_level = "debug" if debug else (canonical.log_level or "info")
         else:
             entry = registry.get_entry(self.id) or {}
             workdir = entry.get("logDir") or os.path.expanduser("~/nni-experiments")
             body, platform, name = None, entry.get("platform", "local"), entry.get("experimentName")
             manager_ip = entry.get("nniManagerIp")
+            log_level = "debug" if debug else "info"
         if not _port_idle(port):
             raise NniRemoteError(f"Port {port} is not idle: another process listens there; pick another port")
         exp_dir = os.path.join(workdir, self.id)
         os.makedirs(os.path.join(exp_dir, "log"), exist_ok=True)
         argv = [sys.executable, "-m", "nni_remote.manager", "--port", str(port), "--experiment-id", self.id,
-                "--action", self._action, "--experiments-directory", workdir]
+                "--action", self._action, "--experiments-directory", workdir, "--log-level", log_level]
         if manager_ip:
             argv += ["--also-listen", manager_ip]
         if self._action == "create" and platform == "remote":

@@ -46,7 +46,8 @@ class ManagerProcess:
     """Everything one manager process holds; the Flask app reads it as ``MANAGER``."""
 
     def __init__(self, *, exp_id: str, experiments_dir: str, action: str, port: int, host: str = "127.0.0.1",
-                 foreground: bool = False, extra_hosts: Optional[list[str]] = None, agents: int = 0) -> None:
+                 foreground: bool = False, extra_hosts: Optional[list[str]] = None, agents: int = 0,
+                 log_level: str = "info") -> None:
         self.exp_id = exp_id
         self.exp_dir = os.path.join(experiments_dir, exp_id)
         self.action = action
@@ -59,7 +60,7 @@ class ManagerProcess:
         self._lock = threading.Lock()
         for sub in ("log", "db", "checkpoint", "trials"):
             os.makedirs(os.path.join(self.exp_dir, sub), exist_ok=True)
-        _setup_logging(os.path.join(self.exp_dir, "log", "nnimanager.log"), foreground)
+        _setup_logging(os.path.join(self.exp_dir, "log", "nnimanager.log"), foreground, log_level)
         from nni_remote.server import access  # portal/REST token when listening beyond loopback
         self.portal_token = access.setup_token([host] + self.extra_hosts, self.exp_dir)
         self.store = Store(os.path.join(self.exp_dir, "db", "nni.sqlite"))
@@ -174,9 +175,13 @@ class ManagerProcess:
         self._server.run()
 
 
-def _setup_logging(path: str, foreground: bool) -> None:
+_LEVELS = {"fatal": logging.CRITICAL, "critical": logging.CRITICAL, "error": logging.ERROR,
+           "warning": logging.WARNING, "info": logging.INFO, "debug": logging.DEBUG, "trace": logging.DEBUG}
+
+
+def _setup_logging(path: str, foreground: bool, level: str = "info") -> None:
     root = logging.getLogger("nni_remote")
-    root.setLevel(logging.INFO)
+    root.setLevel(_LEVELS.get(level.lower(), logging.INFO))
     handler = logging.FileHandler(path)
     handler.setFormatter(logging.Formatter("[%(asctime)s] %(levelname)s (%(name)s) %(message)s"))
     root.addHandler(handler)
@@ -194,13 +199,14 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--experiments-directory", required=True)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--foreground", action="store_true")
+    parser.add_argument("--log-level", default="info", choices=sorted(_LEVELS))
     parser.add_argument("--agents", type=int, default=0, help="number of machines (sizes the thread pool)")
     parser.add_argument("--also-listen", action="append", default=[],
                         help="another address to listen on (remote agents in direct mode reach nni_manager_ip)")
     args = parser.parse_args(argv)
     try:
         proc = ManagerProcess(exp_id=args.experiment_id, experiments_dir=args.experiments_directory,
-                              action=args.action, port=args.port, host=args.host, foreground=args.foreground,
+                              action=args.action, port=args.port, host=args.host, foreground=args.foreground, log_level=args.log_level,
                               extra_hosts=args.also_listen, agents=args.agents)
     except NniRemoteError as exc:
         sys.stderr.write(f"nni-remote manager: {exc}\n")
