@@ -1,4 +1,4 @@
-"""The Flask app factory: NNI's REST API, the agent routes, logs and the portal."""
+"""The Flask app factory: NNI's REST API, nni-remote's extra routes, the agent routes, logs and the portal."""
 from __future__ import annotations
 
 import os
@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Flask, Response, send_from_directory
 
-from nni_remote.server import agent, rest
+from nni_remote.server import access, agent, extra, portal, rest
 
 CORS_HEADERS = {"Access-Control-Allow-Headers": "Origin, X-Requested-With, Content-Type, Accept",
                 "Access-Control-Allow-Methods": "PUT,POST,GET,DELETE,OPTIONS"}
@@ -14,12 +14,15 @@ CORS_HEADERS = {"Access-Control-Allow-Headers": "Origin, X-Requested-With, Conte
 
 def create_app(manager: Any) -> Flask:
     """Build the app around a manager process object (``controller``, ``exp_dir``, ...)."""
-    app = Flask("nni_remote")
+    app = Flask("nni_remote", static_folder=None)
     app.config["MANAGER"] = manager
     app.config["MAX_CONTENT_LENGTH"] = 50 * 1024 * 1024
     app.url_map.strict_slashes = False
+    access.install(app, manager)
     app.register_blueprint(rest.bp, url_prefix="/api/v1/nni")
+    app.register_blueprint(extra.bp, url_prefix="/api/v1/nni-remote")
     app.register_blueprint(agent.bp, url_prefix="/api/agent/v1")
+    app.register_blueprint(portal.bp)
 
     @app.after_request
     def _cors(resp: Response) -> Response:
@@ -29,10 +32,5 @@ def create_app(manager: Any) -> Flask:
     @app.get("/logs/<path:name>")
     def logs(name: str) -> Response:
         return send_from_directory(os.path.join(manager.exp_dir, "log"), name, mimetype="text/plain")
-
-    @app.get("/")
-    def index() -> Response:
-        from nni_remote.server.portal import index_page
-        return index_page(manager)
 
     return app

@@ -1,16 +1,61 @@
-"""The web portal (a minimal status page until the full portal lands)."""
+"""The web portal: one page (a Jinja template), one script and one stylesheet.
+
+The page is an SPA over the JSON routes (``/api/v1/nni`` and
+``/api/v1/nni-remote``) that polls them to stay live. Charts use plotly.js
+from the installed ``plotly`` Python package (``plotly/package_data``), served
+as ``/static/plotly.min.js``: no CDN, nothing fetched from outside, no
+third-party JavaScript in this repository. The script builds the DOM with
+``textContent``, so every string from users, trials or machines is escaped.
+"""
 from __future__ import annotations
 
-import html
-from typing import Any
+import os
+from typing import Optional
 
-from flask import Response
+from flask import Blueprint, Response, abort, current_app, render_template, send_file, send_from_directory
+
+bp = Blueprint("portal", __name__, template_folder="templates")
+STATIC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
+POLL_MS = 2000
 
 
-def index_page(manager: Any) -> Response:
-    ctl = manager.controller
-    status = "INITIALIZING" if ctl is None else ctl.status
-    body = (f"<!doctype html><title>nni-remote {html.escape(manager.exp_id)}</title>"
-            f"<h1>Experiment {html.escape(manager.exp_id)}</h1><p>Status: {html.escape(status)}</p>"
-            "<p>REST API: <a href='api/v1/nni/trial-jobs'>/api/v1/nni/trial-jobs</a></p>")
-    return Response(body, mimetype="text/html")
+def plotly_js() -> Optional[str]:
+    """Path of plotly.min.js in the installed plotly package (None if plotly is not installed)."""
+    try:
+        import plotly
+    except ImportError:
+        return None
+    path = os.path.join(os.path.dirname(plotly.__file__), "package_data", "plotly.min.js")
+    return path if os.path.isfile(path) else None
+
+
+def _asset_version() -> str:
+    stamps = [os.path.getmtime(os.path.join(STATIC_DIR, n)) for n in ("portal.js", "portal.css")]
+    return str(int(max(stamps)))
+
+
+@bp.get("/")
+def index() -> Response:
+    manager = current_app.config["MANAGER"]
+    from nni_remote.server.rest import VERSION
+    html = render_template("index.html", exp_id=manager.exp_id, version=VERSION, poll_ms=POLL_MS,
+                           asset_version=_asset_version(), has_plotly=plotly_js() is not None)
+    resp = Response(html, mimetype="text/html")
+    resp.headers["Cache-Control"] = "no-store"
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    resp.headers["Content-Security-Policy"] = (
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data: blob:; connect-src 'self'; frame-ancestors 'none'")
+    return resp
+
+
+@bp.get("/static/<name>")
+def static(name: str) -> Response:
+    if name == "plotly.min.js":
+        path = plotly_js()
+        if path is None:
+            abort(404, "plotly is not installed: `pip install plotly` for the portal's charts")
+        return send_file(path, mimetype="application/javascript", max_age=24 * 3600, conditional=True)
+    if name not in ("portal.js", "portal.css"):
+        abort(404)
+    return send_from_directory(STATIC_DIR, name, max_age=0)

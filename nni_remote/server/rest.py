@@ -128,8 +128,8 @@ def experiments_info() -> Response:
 @bp.post("/experiment/import-data")
 def import_data() -> Response:
     data = body_json()
-    if not isinstance(data, list) or not all(isinstance(d, dict) and "parameter" in d and "value" in d
-                                             for d in data):
+    if not isinstance(data, list) or not all(isinstance(d, dict) and isinstance(d.get("parameter"), dict)
+                                             and "value" in d for d in data):
         raise ConfigError([("body", 'must be a list of {"parameter": {...}, "value": ...}')])
     controller().import_data(data)
     return json_response(_EMPTY)
@@ -250,14 +250,14 @@ def trial_file(trial_id: str, name: str) -> Response:
         if trial is None:
             raise TrialNotFound(f"no trial {trial_id!r} in experiment {ctl.id}")
         machine = trial.machine
-    if machine is None or "/" in name or name.startswith("."):
+    if machine is None or "/" in name or "\\" in name or "\0" in name or name.startswith("."):
         return error(f"trial {trial_id} has no file {name!r} (it has not started, or the name is invalid)", 404)
     filename = _FILE_ALIASES.get(name, name)
     try:
         data = manager().read_trial_file(machine, trial_id, filename)
     except FileNotFoundError:
         return error(f"trial {trial_id} has no file {filename!r} on {machine}", 404)
-    except OSError as exc:
+    except (OSError, ValueError) as exc:
         return error(f"cannot read {filename!r} of trial {trial_id} on {machine}: {exc}", 502)
     if not data:
         return Response(f"{name} is empty.", mimetype="text/plain")

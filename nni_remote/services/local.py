@@ -89,15 +89,16 @@ class LocalTrainingService(TrainingService):
             return f.read(max_bytes)
 
     def stop(self) -> None:
+        """Wait for the agent to exit after its shutdown command; end it if it does not."""
         proc = self._running_agent()
-        if proc is None:
-            return
-        try:
-            proc.wait(timeout=15)
-        except psutil.TimeoutExpired:
-            proc.kill()
-        if self.proc is not None:
+        if proc is not None:
             try:
-                self.proc.wait(timeout=5)
+                proc.wait(timeout=15)
+            except psutil.TimeoutExpired:
+                proc.kill()
+        if self.proc is not None:  # started by us, maybe before it wrote agent.pid (never polled)
+            try:
+                self.proc.wait(timeout=5 if proc is None else 1)
             except subprocess.TimeoutExpired:
-                pass
+                self.proc.kill()
+                self.proc.wait(timeout=5)

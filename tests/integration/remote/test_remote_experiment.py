@@ -75,7 +75,12 @@ def test_three_hosts_thirty_trials_and_no_leaks(ssh_rig, tmp_path, isolated_home
     # a second experiment with the same code uploads nothing
     exp2 = start(remote_config(tmp_path, machines, trial_concurrency=3, max_trial_number=3), experiments)
     assert wait_done(exp2) == "DONE"
-    log_text = open(os.path.join(exp2.get_experiment_profile()["logDir"], "log", "nnimanager.log")).read()
+    log_path = os.path.join(exp2.get_experiment_profile()["logDir"], "log", "nnimanager.log")
+
+    def launch_lines():
+        text = open(log_path).read()
+        return all(f"{h.address}: uploaded" in text for h in rig.hosts) and text
+    log_text = wait_for(launch_lines, what="every host launched")   # the experiment may end before the last
     exp2.stop()
     for host in rig.hosts:
         assert f"{host.address}: uploaded 0 file(s)" in log_text

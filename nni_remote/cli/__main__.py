@@ -1,0 +1,6 @@
+"""``python -m nni_remote.cli``."""
+import sys
+
+from nni_remote.cli import main
+
+sys.exit(main())

@@ -1,0 +1,345 @@
+"""nni-remote's own routes under ``/api/v1/nni-remote/``: what the portal and CLI need beyond NNI's API.
+
+Overview (status, budget, best trials), trials with decoded parameters and
+metrics, a trial's files and the tail of its logs, retrying trials, the
+machines with their GPUs and health, and the OpenAPI document of the whole
+API. Numbers are plain JSON: a metric that is NaN or infinite is sent as the
+string ``"NaN"`` / ``"Infinity"`` and its ``scalar`` is null.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from typing import Any, Optional
+
+from flask import Blueprint, Response, request
+
+from nni_remote.errors import ConfigError, TrialNotFound
+from nni_remote.manager.trials import ACTIVE, TERMINAL, Trial, decode_metric, scalar
+from nni_remote.server.rest import ExperimentNotReady, controller, manager
+
+bp = Blueprint("nni_remote_extra", __name__)
+TAIL_DEFAULT = 64 * 1024
+TAIL_MAX = 1024 * 1024
+STANDARD_FILES = ("trial.stdout", "trial.stderr", "trial.log")
+
+
+def reply(data: Any, status: int = 200) -> Response:
+    return Response(json.dumps(plain(data), allow_nan=False), status=status, mimetype="application/json")
+
+
+def error(message: str, status: int) -> Response:
+    return reply({"error": message}, status)
+
+
+def plain(value: Any) -> Any:
+    """``value`` with non-finite floats turned into strings, so any JSON parser reads it."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
+
+
+@bp.errorhandler(ExperimentNotReady)
+def _not_ready(_: Exception) -> Response:
+    return error("the experiment is still initializing: POST /api/v1/nni/experiment with its config first", 409)
+
+
+@bp.errorhandler(TrialNotFound)
+def _no_trial(exc: Exception) -> Response:
+    return error(str(exc), 404)
+
+
+@bp.errorhandler(ConfigError)
+def _bad_request(exc: Exception) -> Response:
+    return error(str(exc), 400)
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    from nni_remote.server.openapi import document
+    return reply(document())
+
+
+# -- overview ---------------------------------------------------------------------
+def maximize(params: dict[str, Any]) -> bool:
+    from nni_remote.progress import _maximize
+    return _maximize(params)
+
+
+def _duration_seconds(value: Any) -> Optional[int]:
+    if value is None:
+        return None
+    from nni_remote.config import parse_time
+    try:
+        return parse_time(value)
+    except (ValueError, TypeError):
+        return None
+
+
+@bp.get("/overview")
+def overview() -> Response:
+    """Everything the portal's Overview and ``nni-remote top`` show, in one call."""
+    ctl = controller()
+    with ctl.lock:
+        params = ctl.params
+        trials = sorted(ctl.trials.values(), key=lambda t: t.seq)
+        counts: dict[str, int] = {}
+        for t in trials:
+            counts[t.status] = counts.get(t.status, 0) + 1
+        finals = [(scalar(decode_metric(t.final["data"])), t) for t in trials
+                  if t.final is not None and t.status == "SUCCEEDED"]
+        data = {
+            "id": ctl.id, "experimentName": params.get("experimentName"), "status": ctl.status,
+            "errors": list(ctl.errors), "readonly": ctl.readonly,
+            "platform": (params.get("trainingService") or {}).get("platform"),
+            "startTime": ctl.profile.get("startTime"), "endTime": ctl.profile.get("endTime"),
+            "execDuration": ctl.exec_duration,
+            "maxExperimentDuration": params.get("maxExperimentDuration"),
+            "maxExperimentDurationSeconds": _duration_seconds(params.get("maxExperimentDuration")),
+            "maxTrialNumber": params.get("maxTrialNumber"), "trialConcurrency": params.get("trialConcurrency"),
+            "maxTrialDuration": params.get("maxTrialDuration"),
+            "submittedTrials": len(trials), "trialCounts": counts,
+            "finishedTrials": sum(n for s, n in counts.items() if s in TERMINAL),
+            "optimizeMode": "maximize" if maximize(params) else "minimize",
+            "logDir": ctl.exp_dir, "port": manager().port,
+        }
+    ranked = sorted(((v, t) for v, t in finals if v is not None), key=lambda p: p[0],
+                    reverse=data["optimizeMode"] == "maximize")
+    data["bestTrials"] = [{"trialJobId": t.id, "sequenceId": t.seq, "value": v, "parameters": t.parameters}
+                          for v, t in ranked[:10]]
+    return reply(data)
+
+
+# -- trials -------------------------------------------------------------------------
+def trial_view(t: Trial) -> dict[str, Any]:
+    """One trial, decoded for people: parameters as an object, the final metric as a value."""
+    final = decode_metric(t.final["data"]) if t.final is not None else None
+    end = t.end_time
+    duration = None
+    if t.start_time is not None:
+        from nni_remote.manager.store import now_ms
+        duration = ((end or now_ms()) - t.start_time) / 1000.0 if t.status != "WAITING" else None
+    return {"trialJobId": t.id, "sequenceId": t.seq, "status": t.status, "parameters": t.parameters,
+            "parameterSource": t.source, "finalMetric": final, "finalScalar": scalar(final),
+            "submitTime": t.submit_time, "startTime": t.start_time, "endTime": end, "duration": duration,
+            "machine": t.machine, "gpus": t.gpus, "message": t.message, "attempt": t.attempt,
+            "exitCode": t.exit_code, "logPath": t.log_path, "intermediateCount": len(t.history)}
+
+
+def _trial(trial_id: str) -> Trial:
+    ctl = controller()
+    trial = ctl.trials.get(trial_id)
+    if trial is None:
+        raise TrialNotFound(f"no trial {trial_id!r} in experiment {ctl.id}")
+    return trial
+
+
+@bp.get("/trials")
+def trials() -> Response:
+    ctl = controller()
+    status = request.args.get("status")
+    with ctl.lock:
+        views = [trial_view(t) for t in sorted(ctl.trials.values(), key=lambda t: t.seq)
+                 if status is None or t.status == status]
+    return reply(views)
+
+
+@bp.get("/trials/<trial_id>")
+def trial_detail(trial_id: str) -> Response:
+    ctl = controller()
+    with ctl.lock:
+        trial = _trial(trial_id)
+        view = trial_view(trial)
+        view["intermediate"] = [{"sequence": k, "value": v, "scalar": scalar(v)}
+                                for k, v in sorted(trial.history.items())]
+        view["hyperParameters"] = [trial.parameter]
+        machine = ctl.hub.machines.get(trial.machine or "")
+        view["address"] = machine.spec.address if machine is not None else None
+    return reply(view)
+
+
+def _local_dir(trial: Trial) -> Optional[str]:
+    """The trial's directory when it is on this machine (local mode, or a view of one)."""
+    path = trial.log_path or ""
+    return path if path and os.path.isabs(path) and os.path.isdir(path) else None
+
+
+@bp.get("/trials/<trial_id>/files")
+def trial_files(trial_id: str) -> Response:
+    """The files of a trial's directory (on its machine), with sizes where they are known."""
+    ctl = controller()
+    with ctl.lock:
+        trial = _trial(trial_id)
+        machine, log_path = trial.machine, trial.log_path
+    files: list[dict[str, Any]] = []
+    local = _local_dir(trial)
+    listed = True
+    if local is not None:
+        try:
+            for entry in sorted(os.scandir(local), key=lambda e: e.name):
+                if entry.is_file() and not entry.name.startswith("."):
+                    files.append({"name": entry.name, "size": entry.stat().st_size})
+        except OSError as exc:  # removed while listing, or unreadable
+            return error(f"cannot list {local}: {exc}", 502)
+    elif machine is not None and ctl.service is not None and hasattr(ctl.service, "list_trial_files"):
+        try:
+            files = [dict(f) for f in ctl.service.list_trial_files(machine, trial_id)]
+        except OSError as exc:
+            return error(f"cannot list the files of trial {trial_id} on {machine}: {exc}", 502)
+    else:
+        listed = False
+        files = [{"name": name, "size": None} for name in STANDARD_FILES] if machine else []
+    return reply({"trialJobId": trial_id, "machine": machine, "directory": log_path or None,
+                  "listed": listed, "files": files})
+
+
+@bp.get("/trials/<trial_id>/tail/<name>")
+def trial_tail(trial_id: str, name: str) -> Response:
+    """The last ``bytes`` bytes (default 64 KiB) of one of the trial's files, as text.
+
+    With ``offset``, up to ``bytes`` bytes from that offset instead (to follow a
+    growing file: pass the ``size`` of the previous answer).
+    A file the trial has not written yet answers 200 with ``exists: false`` (the
+    portal polls this while the trial runs); an unknown trial is a 404.
+    """
+    try:
+        size = min(max(int(request.args.get("bytes", TAIL_DEFAULT)), 1), TAIL_MAX)
+        offset = request.args.get("offset")
+        start = None if offset is None else max(int(offset), 0)
+    except ValueError:
+        return error("bytes and offset must be whole numbers", 400)
+    name = {"stdout": "trial.stdout", "stderr": "trial.stderr"}.get(name, name)
+    if name.startswith(".") or "/" in name or "\\" in name or "\0" in name:
+        return error(f"{name!r} is not a file name in the trial's directory", 400)
+    ctl = controller()
+    with ctl.lock:
+        trial = _trial(trial_id)
+        machine = trial.machine
+    local = _local_dir(trial)
+    try:
+        if local is not None:
+            data, total, begin = _read_local(os.path.join(local, name), size, start)
+        elif machine is None:
+            return error(f"trial {trial_id} has not started: it has no files yet", 404)
+        else:
+            whole = manager().read_trial_file(machine, trial_id, name)
+            total = len(whole)
+            begin = max(total - size, 0) if start is None else min(start, total)
+            data = whole[begin:begin + size]
+    except FileNotFoundError:  # not written yet: a normal state for a page that polls
+        return reply({"trialJobId": trial_id, "name": name, "exists": False, "size": 0, "offset": 0, "next": 0,
+                      "truncated": False, "text": ""})
+    except (OSError, ValueError) as exc:
+        return error(f"cannot read {name!r} of trial {trial_id}: {exc}", 502)
+    return reply({"trialJobId": trial_id, "name": name, "exists": True, "size": total, "offset": begin,
+                  "next": begin + len(data), "truncated": begin > 0 or begin + len(data) < total,
+                  "text": data.decode("utf-8", "replace")})
+
+
+def _read_local(path: str, size: int, start: Optional[int]) -> tuple[bytes, int, int]:
+    """(bytes, file size, where they begin): the last ``size`` bytes, or ``size`` bytes from ``start``."""
+    with open(path, "rb") as f:
+        f.seek(0, os.SEEK_END)
+        total = f.tell()
+        begin = max(total - size, 0) if start is None else min(start, total)
+        f.seek(begin)
+        return f.read(size), total, begin
+
+
+def _retry(ctl: Any, trial: Trial) -> dict[str, Any]:
+    seq = ctl.add_customized_trial(trial.parameters)
+    ctl.store.set_meta(f"retry.{trial.id}", str(seq))
+    new = next((t for t in ctl.trials.values() if t.seq == seq), None)
+    return {"from": trial.id, "sequenceId": seq, "trialJobId": new.id if new is not None else None}
+
+
+def _budget_error(exc: Exception) -> Response:
+    return error(str(exc), 400)
+
+
+@bp.post("/trials/<trial_id>/retry")
+def retry_trial(trial_id: str) -> Response:
+    """Run a finished trial's parameters again, as a new customized trial."""
+    from nni_remote.errors import ReadOnlyError
+    from nni_remote.manager.controller import BudgetExceeded
+    ctl = controller()
+    with ctl.lock:
+        trial = _trial(trial_id)
+        if trial.status in ACTIVE:
+            return error(f"trial {trial_id} is still {trial.status}; kill it first or wait until it ends", 409)
+        try:
+            return reply(_retry(ctl, trial))
+        except BudgetExceeded as exc:
+            return _budget_error(exc)
+        except ReadOnlyError as exc:
+            return error(str(exc), 403)
+
+
+@bp.post("/trials/retry-failed")
+def retry_failed() -> Response:
+    """Retry every FAILED trial that has not been retried yet (each once)."""
+    from nni_remote.errors import ReadOnlyError
+    from nni_remote.manager.controller import BudgetExceeded
+    ctl = controller()
+    retried: list[dict[str, Any]] = []
+    with ctl.lock:
+        failed = [t for t in sorted(ctl.trials.values(), key=lambda t: t.seq)
+                  if t.status == "FAILED" and ctl.store.get_meta(f"retry.{t.id}") is None]
+        try:
+            for trial in failed:
+                retried.append(_retry(ctl, trial))
+        except BudgetExceeded as exc:
+            return reply({"retried": retried, "error": str(exc)}, 400 if not retried else 200)
+        except ReadOnlyError as exc:
+            return error(str(exc), 403)
+    return reply({"retried": retried})
+
+
+# -- machines -----------------------------------------------------------------------
+def _ms(seconds: Optional[float]) -> Optional[int]:
+    return None if seconds is None else int(seconds * 1000)
+
+
+def machine_view(ctl: Any, m: Any) -> dict[str, Any]:
+    running = sorted({rid.split(".")[0] for rid in m.assigned})
+    describe: dict[str, Any] = {}
+    if ctl.service is not None:
+        try:
+            describe = dict(ctl.service.describe(m.name) or {})
+        except Exception as exc:  # a probe's own failure is data, not a 500
+            describe = {"describeError": str(exc)}
+    return {"name": m.name, "address": m.spec.address, "state": m.state, "error": m.error,
+            "errors": [m.error] if m.error else [], "drained": m.state == "drained", "since": _ms(m.since),
+            "lastHeartbeat": _ms(m.last_seen), "slots": m.spec.slots, "runningTrials": running,
+            "gpus": m.gpus, "assignedGpus": {rid.split(".")[0]: list(g) for rid, g in m.assigned.items()},
+            "gpuIndices": m.spec.gpu_indices, "startFailures": m.start_failures,
+            "agent": {k: v for k, v in m.info.items() if k in ("pid", "python", "protocol")},
+            "details": describe}
+
+
+@bp.get("/machines")
+def machines() -> Response:
+    ctl = controller()
+    with ctl.lock:
+        return reply([machine_view(ctl, m) for m in ctl.hub.machines.values()])
+
+
+@bp.post("/machines/<name>/enable")
+def enable_machine(name: str) -> Response:
+    """Put a drained machine back into service (its start-failure count is reset)."""
+    ctl = controller()
+    with ctl.lock:
+        if ctl.readonly:
+            return error(f"experiment {ctl.id} is opened read-only (view): cannot re-enable machines", 403)
+        m = ctl.hub.machines.get(name)
+        if m is None:
+            return error(f"no machine {name!r} in experiment {ctl.id}", 404)
+        if m.state != "drained":
+            return error(f"machine {name} is not drained (it is {m.state})", 409)
+        ctl.hub.enable(name)
+        return reply(machine_view(ctl, m))
