@@ -179,14 +179,8 @@ class Controller:
         return limit is None or self.exec_duration < limit
 
     def _duration_limit(self, key: str) -> Optional[int]:
-        value = self.params.get(key)
-        if value is None:
-            return None
-        from nni_remote.config import parse_time
-        try:
-            return parse_time(value)
-        except (ValueError, TypeError):
-            return None
+        from nni_remote.manager.updates import duration_seconds
+        return duration_seconds(self.params.get(key))
 
     def _submitted(self) -> int:
         return len(self.trials)

@@ -5,12 +5,23 @@ every update is checked and a bad one is refused with a message naming it.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 from nni_remote.errors import ConfigError
 
 UPDATE_FIELDS = {"TRIAL_CONCURRENCY": "trialConcurrency", "MAX_EXEC_DURATION": "maxExperimentDuration",
                  "SEARCH_SPACE": "searchSpace", "MAX_TRIAL_NUM": "maxTrialNumber"}
+
+
+def duration_seconds(value: Any) -> Optional[int]:
+    """A stored duration limit in seconds; None when unset (or unreadable)."""
+    if value is None:
+        return None
+    from nni_remote.config import parse_time
+    try:
+        return parse_time(value)
+    except (ValueError, TypeError):
+        return None
 
 
 def validate_update(update_type: str, params: Any, builtin_tuner: bool = True) -> tuple[str, Any]:

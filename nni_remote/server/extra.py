@@ -16,6 +16,7 @@ from typing import Any, Optional
 from flask import Blueprint, Response, request
 
 from nni_remote.errors import ConfigError, TrialNotFound
+from nni_remote.manager.updates import duration_seconds
 from nni_remote.manager.trials import ACTIVE, TERMINAL, Trial, decode_metric, scalar
 from nni_remote.server.rest import ExperimentNotReady, controller, manager
 
@@ -71,14 +72,6 @@ def maximize(params: dict[str, Any]) -> bool:
     return _maximize(params)
 
 
-def _duration_seconds(value: Any) -> Optional[int]:
-    if value is None:
-        return None
-    from nni_remote.config import parse_time
-    try:
-        return parse_time(value)
-    except (ValueError, TypeError):
-        return None
 
 
 @bp.get("/overview")
@@ -100,7 +93,7 @@ def overview() -> Response:
             "startTime": ctl.profile.get("startTime"), "endTime": ctl.profile.get("endTime"),
             "execDuration": ctl.exec_duration,
             "maxExperimentDuration": params.get("maxExperimentDuration"),
-            "maxExperimentDurationSeconds": _duration_seconds(params.get("maxExperimentDuration")),
+            "maxExperimentDurationSeconds": duration_seconds(params.get("maxExperimentDuration")),
             "maxTrialNumber": params.get("maxTrialNumber"), "trialConcurrency": params.get("trialConcurrency"),
             "maxTrialDuration": params.get("maxTrialDuration"),
             "submittedTrials": len(trials), "trialCounts": counts,

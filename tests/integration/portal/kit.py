@@ -19,8 +19,7 @@ import json
 import os
 import shutil
 import textwrap
-import time
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 import requests
@@ -135,16 +134,7 @@ def release(code_dir: Any, params: dict[str, Any]) -> None:
     open(os.path.join(code_dir, f"release-{params['x']}"), "w").close()
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float = 60.0, what: str = "") -> Any:
-    """Poll until ``predicate()`` is truthy (no fixed sleeps in tests)."""
-    deadline = time.time() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what or predicate}")
-        time.sleep(0.05)
+from tests.integration.local.conftest import wait_for  # noqa: E402  (one poll-until helper for all tests)
 
 
 class Api:
