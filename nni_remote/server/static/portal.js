@@ -587,7 +587,7 @@
     return h("ul", { class: "gpus" }, m.gpus.map(g => h("li", null, h("b", { text: "GPU " + g.index }),
       " " + (typeof g.utilization === "number" ? g.utilization + "%" : "?") + " · " +
       (typeof g.memory_used === "number" ? `${Math.round(g.memory_used)}/${Math.round(g.memory_total)} MiB` : ""),
-      (byGpu[g.index] || []).length ? [" · ", (byGpu[g.index]).map(trialLink)] : "",
+      (byGpu[g.index] || []).length ? [" · ", (byGpu[g.index]).flatMap((t, i) => i ? [" ", trialLink(t)] : [trialLink(t)])] : "",
       g.processes && g.processes.length ? h("span", { class: "muted", text: ` · ${g.processes.length} process(es)` }) : "")));
   }
 

@@ -53,9 +53,10 @@ def test_gpu_limits_indices_and_busy_gpus(gpu_rig, tmp_path, experiments):
                                   "sleep": {"_type": "choice", "_value": [1.5]}})
     (tmp_path / "code" / "trial.py").write_text(GPU_TRIAL)
     exp = start(config, experiments)
-    waiting = wait_for(lambda: [j for j in exp.list_trial_jobs() if j.status == "WAITING" and j.message],
-                       what="a trial waiting for a GPU")
-    assert "needs 1 GPU" in waiting[0].message
+    waiting = wait_for(lambda: [j for j in exp.list_trial_jobs()
+                                if j.status == "WAITING" and "needs 1 GPU" in j.message and " free (GPU " in j.message],
+                       what="a trial waiting for a GPU, saying why")
+    assert f"{a.address}: " in waiting[0].message      # e.g. "GPU 0 full (2/2 trials); GPU 1 used by another process"
     from click.testing import CliRunner
     from nni_remote.cli import main
     listing = CliRunner().invoke(main, ["trial", "ls", exp.id])
