@@ -45,7 +45,8 @@ class TrialRunner:
         self.spec = spec
         self.id = spec.get("run_id") or spec["trial_id"]
         self.trial_dir = spec["trial_dir"]
-        self.state_dir = os.path.join(self.trial_dir, ".agent")
+        attempt = spec.get("attempt") or 0
+        self.state_dir = os.path.join(self.trial_dir, ".agent" if not attempt else ".agent.%d" % attempt)
         os.makedirs(os.path.join(self.trial_dir, ".nni"), exist_ok=True)
         self.spool = EventSpool(self.state_dir)
         self.shim_dir = shim_dir
@@ -104,6 +105,11 @@ class TrialRunner:
         with open(os.path.join(self.trial_dir, "parameter.cfg"), "w", encoding="utf-8") as f:
             f.write(self.spec["parameter"])
         _write_json(os.path.join(self.state_dir, "spec.json"), self.spec)
+        for tail in (self.stdout_tail, self.metrics_tail):  # a re-run appends: skip earlier attempts' output
+            try:
+                tail.offset = os.path.getsize(tail.path)
+            except OSError:
+                tail.offset = 0
         stdout = open(os.path.join(self.trial_dir, "trial.stdout"), "ab")
         stderr = open(os.path.join(self.trial_dir, "trial.stderr"), "ab")
         try:

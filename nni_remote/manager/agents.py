@@ -352,8 +352,8 @@ class AgentHub:
         if trial.attempt + 1 >= RETRY_LIMIT:
             self.c.finish_trial(trial, "FAILED", f"{why}; gave up after {trial.attempt + 1} attempts", now_ms())
             return
-        trial.attempt += 1
-        trial.status, trial.machine, trial.gpus, trial.sent, trial.pid = "WAITING", None, None, False, None
+        self.c.restart_trial(trial)
+        trial.machine, trial.gpus, trial.sent, trial.pid = None, None, False, None
         trial.message = f"{why}; re-queued (attempt {trial.attempt + 1} of {RETRY_LIMIT})"
         self.c.store.put_trial(trial.row())
         self.c.store.add_event(trial.id, "WAITING", data=trial.parameter, sequence_id=trial.seq,

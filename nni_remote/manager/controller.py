@@ -128,6 +128,13 @@ class Controller:
                 pass
         self.tuner.import_data(history)
         for trial in sorted(self.trials.values(), key=lambda t: t.seq):
+            if trial.status == "USER_CANCELED" and trial.kill_reason == "shutdown":
+                self.restart_trial(trial)         # cut short by stop(): it runs again, not lost
+                trial.machine, trial.gpus, trial.sent = None, None, False
+                trial.message = "resumed: re-run (the experiment was stopped while it ran)"
+                self.queue.append(trial)
+                self.store.put_trial(trial.row())
+                continue
             if trial.status in ACTIVE:
                 trial.held_for = trial.machine if trial.sent else None
                 trial.status = "WAITING"
@@ -136,6 +143,18 @@ class Controller:
                     trial.machine, trial.gpus, trial.sent = None, None, False
                 self.queue.append(trial)
                 self.store.put_trial(trial.row())
+
+    def restart_trial(self, trial: Trial) -> None:
+        """Make ``trial`` run again from scratch as its next attempt (same id, same parameters).
+
+        Metrics of the abandoned attempt are dropped, so the trial's curve and final
+        result are those of the attempt that completes.
+        """
+        trial.attempt += 1
+        trial.status, trial.kill_reason, trial.exit_code = "WAITING", None, None
+        trial.start_time = trial.end_time = None
+        trial.final, trial.history = None, {}
+        self.store.delete_metrics(trial.id)
 
     # -- profile & status ---------------------------------------------------
     def _save_profile(self) -> None:
@@ -398,6 +417,7 @@ class Controller:
             with self.lock:
                 for trial in self.trials.values():
                     if trial.status == "WAITING":
+                        trial.kill_reason = "shutdown"  # resume runs it again
                         self.finish_trial(trial, "USER_CANCELED", "experiment stopped", now_ms())
                 self._save_profile()
         self._registry_update(status="STOPPED", endTime=now_ms(), port=None)

@@ -163,6 +163,11 @@ class Store:
             db.execute("INSERT INTO MetricData VALUES (?,?,?,?,?,?)", tuple(record.values()))
         return record
 
+    def delete_metrics(self, trial_id: str) -> None:
+        """Forget a trial's metrics (its attempt was abandoned and it runs again)."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM MetricData WHERE trialJobId=?", (trial_id,))
+
     def has_metric(self, trial_id: str, kind: str, sequence: int) -> bool:
         with self._lock:
             row = self._db.execute("SELECT 1 FROM MetricData WHERE trialJobId=? AND type=? AND sequence=? LIMIT 1",

@@ -30,6 +30,7 @@ class TunerHost:
         self.exhausted = False
         self.not_ready = False
         self.next_parameter_id = 0
+        self.generated: set[Any] = set()   # parameter ids this tuner instance handed out
 
     # -- calls queued from other threads --------------------------------------
     def post(self, call: Callable[[], None]) -> None:
@@ -68,6 +69,7 @@ class TunerHost:
             self.exhausted = True
             return None
         self.next_parameter_id += 1
+        self.generated.add(pid)
         return pid, params
 
     def result(self, parameter_id: Any, parameters: Any, value: Any, trial_id: str, customized: bool) -> None:
@@ -76,7 +78,8 @@ class TunerHost:
             log.warning("trial %s: final result %r is not a number (or a dict with a numeric 'default'); "
                         "the tuner does not see it", trial_id, value)
             return
-        if customized:
+        if customized or parameter_id not in self.generated:
+            # customized trials, and trials of an earlier manager (resumed): history, as NNI does
             self.tuner.import_data([{"parameter": parameters, "value": value}])
         else:
             self.tuner.receive_trial_result(parameter_id, parameters, value, customized=False,
@@ -84,7 +87,7 @@ class TunerHost:
         self.not_ready = False
 
     def trial_end(self, parameter_id: Any, trial_id: str, success: bool, customized: bool) -> None:
-        if not customized:
+        if not customized and parameter_id in self.generated:
             self.tuner.trial_end(parameter_id, success, trial_job_id=trial_id)
         if self.assessor is not None:
             self.assessor.trial_end(trial_id, success)

@@ -146,7 +146,7 @@ class RemoteTrainingService(TrainingService):
                 return
             base = shlex.quote(rm.exp_dir(self.exp_id))
             script = (f"cd {base} 2>/dev/null || exit 0; "
-                      "for f in trials/*/.agent/pid.json; do [ -f \"$f\" ] || continue; "
+                      "for f in trials/*/.agent*/pid.json; do [ -f \"$f\" ] || continue; "
                       "p=$(sed -n 's/.*\"pid\": *\\([0-9]*\\).*/\\1/p' \"$f\"); "
                       "[ -n \"$p\" ] && kill -KILL -\"$p\" 2>/dev/null; done; "
                       "a=$(cat agent/agent.pid 2>/dev/null); [ -n \"$a\" ] && kill -KILL \"$a\" 2>/dev/null; "

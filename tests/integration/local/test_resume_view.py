@@ -67,3 +67,23 @@ def test_view_is_read_only(launch, experiments):
             call()
     with pytest.raises(NniRemoteError, match="still running"):
         Experiment.view(exp_id, port=free_port(), non_blocking=True)
+
+
+def test_trials_cut_short_by_stop_run_again_on_resume(launch, experiments):
+    space = {"x": {"_type": "uniform", "_value": [0, 1]}, "sleep": {"_type": "choice", "_value": [3]},
+             "steps": {"_type": "choice", "_value": [3]}}
+    exp = launch(trial_concurrency=2, max_trial_number=2, search_space=space)
+    wait_for(lambda: len([j for j in exp.list_trial_jobs() if j.status == "RUNNING"]) == 2, what="2 running")
+    wait_for(lambda: exp.get_job_metrics(), what="a first metric")
+    exp_id = exp.id
+    exp.stop()                                   # both trials are killed and show USER_CANCELED
+    again = Experiment.resume(exp_id, port=free_port(), wait_completion=False)
+    experiments.append(again)
+    assert wait_status(again, "DONE") == "DONE"
+    jobs = again.list_trial_jobs()
+    assert len(jobs) == 2 and all(j.status == "SUCCEEDED" and j.attempt == 2 for j in jobs)
+    metrics = again.get_job_metrics()
+    for job in jobs:                             # the curve is the completed attempt's, once
+        records = metrics[job.trialJobId]
+        assert sorted(m.sequence for m in records if m.type == "PERIODICAL") == [0, 1, 2]
+        assert [m.type for m in records].count("FINAL") == 1
