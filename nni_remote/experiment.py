@@ -18,7 +18,7 @@ import string
 import subprocess
 import sys
 import time
-from typing import Any, Optional, Union
+from typing import Any, Optional, TextIO, Union
 
 from nni_remote.client import RestClient
 from nni_remote.config import ExperimentConfig
@@ -126,18 +126,19 @@ class Experiment:
         if manager_ip:
             argv += ["--also-listen", manager_ip]
         if self._action == "create" and platform == "remote":
-            argv += ["--agents", str(len(canonical.training_service.machine_list))]
+            argv += ["--agents", str(len(canonical.machines))]
+        out: Optional[TextIO] = None
+        err: Optional[TextIO] = None
         if run_mode == RunMode.Foreground:
             argv.append("--foreground")
-            out, err = None, None
         else:
             out = open(os.path.join(exp_dir, "log", "nnictl_stdout.log"), "a")
             err = open(os.path.join(exp_dir, "log", "nnictl_stderr.log"), "a")
-            for f in (out, err):
-                f.write(f"-----------------------------------------------------------------------\n"
+            for header in (out, err):
+                header.write(f"-----------------------------------------------------------------------\n"
                         f"                Experiment start time {time.strftime('%Y-%m-%d %H:%M:%S')}\n"
                         f"-----------------------------------------------------------------------\n")
-                f.flush()
+                header.flush()
         try:
             self._proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
                                           start_new_session=True)

@@ -249,8 +249,8 @@ class AgentHub:
                     c.get("spec", {}).get("run_id") == rid for c in m.commands):
                 self._command(m, {"type": "start", "spec": self._spec_of(m, trial)})
         for rid, state in m.inventory.items():
-            trial = mine.get(rid)
-            if state == "running" and (trial is None or trial.status in TERMINAL):
+            known = mine.get(rid)
+            if state == "running" and (known is None or known.status in TERMINAL):
                 held = any(run_id(t) == rid and t.held_for == m.name for t in self.c.queue)
                 if not held:
                     self._command(m, {"type": "kill", "run_id": rid, "reason": "stale", "grace": 2.0})

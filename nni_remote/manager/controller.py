@@ -84,13 +84,13 @@ class Controller:
             trial = Trial.from_row(row)
             self.trials[trial.id] = trial
         for record in self.store.metrics(kind="FINAL"):
-            trial = self.trials.get(record["trialJobId"])
-            if trial is not None and trial.final is None:
-                trial.final = record
+            owner = self.trials.get(record["trialJobId"])
+            if owner is not None and owner.final is None:
+                owner.final = record
         for record in self.store.metrics(kind="PERIODICAL"):
-            trial = self.trials.get(record["trialJobId"])
-            if trial is not None:
-                trial.history[record["sequence"]] = decode_metric(record["data"])
+            owner = self.trials.get(record["trialJobId"])
+            if owner is not None:
+                owner.history[record["sequence"]] = decode_metric(record["data"])
 
     @property
     def params(self) -> dict[str, Any]:
@@ -126,6 +126,7 @@ class Controller:
                 history.extend(json.loads(raw))
             except ValueError:
                 pass
+        assert self.tuner is not None
         self.tuner.import_data(history)
         for trial in sorted(self.trials.values(), key=lambda t: t.seq):
             if trial.status == "USER_CANCELED" and trial.kill_reason == "shutdown":
@@ -309,7 +310,8 @@ class Controller:
                 return
             trial.final = record
             params, pid, customized = trial.parameters, trial.parameter_id, trial.source != "algorithm"
-            self.tuner.post(lambda: self.tuner.result(pid, params, value, trial.id, customized))
+            tuner = self.tuner
+            tuner.post(lambda: tuner.result(pid, params, value, trial.id, customized))
         else:
             trial.history[record["sequence"]] = value
             history = [trial.history[k] for k in sorted(trial.history)]
@@ -347,7 +349,8 @@ class Controller:
         if self.tuner is not None:
             pid, customized = trial.parameter_id, trial.source != "algorithm"
             ok = status == "SUCCEEDED"
-            self.tuner.post(lambda: self.tuner.trial_end(pid, trial.id, ok, customized))
+            tuner = self.tuner
+            tuner.post(lambda: tuner.trial_end(pid, trial.id, ok, customized))
         self.wake.notify_all()
 
     # -- REST-facing operations ---------------------------------------------------
@@ -365,7 +368,8 @@ class Controller:
             self._check_writable("update the experiment")
             self.params[key] = value
             if key == "searchSpace" and self.tuner is not None:
-                self.tuner.post(lambda: self.tuner.update_search_space(value))
+                tuner = self.tuner
+                tuner.post(lambda: tuner.update_search_space(value))
             if key == "trialConcurrency":
                 self.hub.resize(value)
             self._save_profile()
@@ -399,7 +403,8 @@ class Controller:
             self._check_writable("import data")
             self.store.add_event("", "IMPORT_DATA", data=json.dumps(data))
             if self.tuner is not None:
-                self.tuner.post(lambda: self.tuner.import_data(data))
+                tuner = self.tuner
+                tuner.post(lambda: tuner.import_data(data))
             self.wake.notify_all()
 
     def stop(self) -> None:

@@ -123,13 +123,13 @@ def place(machines: list[Machine], gpu_number: Optional[int]) -> Union[Placement
         if len(m.assigned) >= m.spec.slots:
             reasons.append(f"{m.name}: {len(m.assigned)}/{m.spec.slots} slots busy")
             continue
-        free, notes = free_gpus(m)
-        if len(free) >= gpu_number:
+        usable, notes = free_gpus(m)
+        if len(usable) >= gpu_number:
             load = m.gpu_load()
-            chosen = sorted(free, key=lambda g: (load.get(g, 0), g))[:gpu_number]
-            candidates.append((len(free), m, sorted(chosen)))
+            chosen = sorted(usable, key=lambda g: (load.get(g, 0), g))[:gpu_number]
+            candidates.append((len(usable), m, sorted(chosen)))
         else:
-            detail = f"{len(free)} free" + (f" ({'; '.join(notes)})" if notes else "")
+            detail = f"{len(usable)} free" + (f" ({'; '.join(notes)})" if notes else "")
             reasons.append(f"{m.name}: {detail}")
     if candidates:
         candidates.sort(key=lambda c: -c[0])

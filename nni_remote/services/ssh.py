@@ -538,18 +538,18 @@ def _send_stdin(chan: paramiko.Channel, data: bytes) -> None:
             if chan.closed:
                 return  # the command is gone; it did not want the rest
             if not view:
-                message = chan._send_eof()
+                message = chan._send_eof()  # type: ignore[attr-defined]
                 if message is not None:
-                    chan.transport._send_user_message(message)
+                    chan.transport._send_user_message(message)  # type: ignore[union-attr]
                 return
-            size = chan._wait_for_send_window(len(view))  # raises socket.timeout at chan's timeout
+            size = chan._wait_for_send_window(len(view))  # type: ignore[attr-defined]  # socket.timeout at chan's timeout
             if size == 0:
                 return
             message = paramiko.Message()
             message.add_byte(paramiko.common.cMSG_CHANNEL_DATA)
             message.add_int(chan.remote_chanid)
             message.add_string(bytes(view[:size]))
-            chan.transport._send_user_message(message)
+            chan.transport._send_user_message(message)  # type: ignore[union-attr]
         view = view[size:]
 
 

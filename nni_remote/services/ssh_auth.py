@@ -187,7 +187,7 @@ def _load_key(display: str, path: str, passphrase: Optional[str]) -> paramiko.PK
 
     password = passphrase.encode() if passphrase is not None else None
     try:  # the usual case first: one decode in cryptography, one in paramiko
-        return paramiko.PKey.from_path(path, password)  # 2nd parameter: 'passphrase' (3.x) / 'password' (5.x)
+        return paramiko.PKey.from_path(path, password)  # type: ignore[arg-type]  # 'passphrase' (3.x) / 'password' (5.x)
     except Exception:
         pass  # find out what is wrong, below
     try:
@@ -223,7 +223,7 @@ def _load_key(display: str, path: str, passphrase: Optional[str]) -> paramiko.PK
     except UnsupportedAlgorithm:
         raise AuthFailed(display, f"key file {path} has a key type this system cannot use") from None
     try:
-        return paramiko.PKey.from_path(path, password)  # 2nd parameter: 'passphrase' (3.x) / 'password' (5.x)
+        return paramiko.PKey.from_path(path, password)  # type: ignore[arg-type]  # 'passphrase' (3.x) / 'password' (5.x)
     except Exception as exc:
         raise AuthFailed(display, f"cannot use key file {path}: {type(exc).__name__}") from None
 
