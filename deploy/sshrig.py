@@ -449,14 +449,15 @@ class SshRig:
             "  momentum: {_type: uniform, _value: [0.0, 0.99]}",
             "tuner:",
             "  name: Random",
-            f"nniManagerIp: {HEAD_ADDRESS}",
+            "# Agents reach the manager through SSH reverse tunnels (the default);",
+            f"# add 'nniManagerIp: {HEAD_ADDRESS}' for direct HTTP instead.",
             "trainingService:",
             "  platform: remote",
             "  machineList:",
         ]
         for h in self.hosts:
             first = True
-            for key, value in h.machine_config().items():
+            for key, value in dict(h.machine_config(), knownHosts=str(self.known_hosts)).items():
                 lines.append(("    - " if first else "      ") + f"{key}: {json.dumps(value)}")
                 first = False
         return "\n".join(lines) + "\n"

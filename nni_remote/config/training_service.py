@@ -123,6 +123,8 @@ class RemoteMachineConfig(ConfigBase):
       connect; default ``False`` = the key must already be in ``known_hosts``.
     - ``ssh_config``: honour ``~/.ssh/config`` (HostName, Port, User, IdentityFile,
       ProxyJump); default ``True``.
+    - ``known_hosts``: the known_hosts file to check this host's key against;
+      default ``$NNI_REMOTE_KNOWN_HOSTS``, then ``~/.ssh/known_hosts``.
     """
 
     _aliases: ClassVar[Dict[str, str]] = {
@@ -144,6 +146,7 @@ class RemoteMachineConfig(ConfigBase):
     max_trial_number: OptPosInt = None
     accept_new_host_key: Bool = False
     ssh_config: Bool = True
+    known_hosts: OptPath = None
 
     def canonicalize(self, path: str, canon: Canon) -> None:
         """Password drops the key file; key path resolved; GPU list; name defaults to host."""
@@ -151,6 +154,8 @@ class RemoteMachineConfig(ConfigBase):
             self.ssh_key_file = None
         elif self.ssh_key_file is not None:
             self.ssh_key_file = resolve_path(self.ssh_key_file, canon.base_dir)
+        if self.known_hosts is not None:
+            self.known_hosts = resolve_path(self.known_hosts, canon.base_dir)
         _check_gpu_indices(self, path, canon)
         if self.name is None:
             self.name = self.host

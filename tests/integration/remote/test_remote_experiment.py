@@ -96,9 +96,8 @@ def _token_or_none(rig, exp_id):
 
 def test_direct_mode_with_nni_manager_ip(rig_factory, tmp_path, isolated_home, experiments):
     rig = rig_factory(1, logins=["key"])
-    install_known_hosts(rig, str(isolated_home))
-    exp = start(remote_config(tmp_path, [rig.hosts[0].machine_config()], nni_manager_ip="198.18.0.1"),
-                experiments)
+    machine = per_machine(rig.hosts[0].machine_config(), knownHosts=rig.hosts[0].known_hosts)  # not ~/.ssh
+    exp = start(remote_config(tmp_path, [machine], nni_manager_ip="198.18.0.1"), experiments)
     assert wait_done(exp) == "DONE"
     assert all(j.status == "SUCCEEDED" for j in exp.list_trial_jobs())
     url = rig.run_on(rig.hosts[0], f"cat nni-remote/{exp.id}/agent/head.json")

@@ -210,8 +210,18 @@ def test_cli_up_writes_config_and_down_cleans(tmp_path: Any, rig_factory: Any) -
         assert len(state["hosts"]) == 2 and "198.18.0." in up.stdout
         config = (workdir / "config.yml").read_text()
         assert "platform: remote" in config and config.count("- host:") == 2
-        assert "nniManagerIp: 198.18.0.1" in config
+        assert f"knownHosts: \"{workdir / 'known_hosts'}\"" in config
         assert len((workdir / "known_hosts").read_text().splitlines()) == 2
+        # the generated config runs as it is (SSH tunnels, host keys checked)
+        home = tmp_path / "home"
+        home.mkdir()
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        run = subprocess.run([sys.executable, "-m", "nni_remote.cli", "create", "--config", str(workdir / "config.yml"),
+                              "--foreground", "--port", str(port)], capture_output=True, text=True, timeout=300,
+                             env=dict(os.environ, HOME=str(home)))
+        assert run.returncode == 0 and "best trial" in run.stdout, run.stdout + run.stderr
         hosts = [sshrig.RigHost(**h) for h in state["hosts"]]
         with client_for(hosts[1]) as client:
             assert exec_out(client, "id -un").strip() == hosts[1].user
