@@ -134,6 +134,23 @@ class RemoteTrainingService(TrainingService):
         path = posixpath.join(self.trial_paths(machine, trial_id).trial_dir, name)
         return rm.conn.get_bytes(path, max_bytes)
 
+    def list_trial_files(self, machine: str, trial_id: str) -> list[dict[str, Any]]:
+        """Name and size of each regular file in a trial's directory on its host."""
+        rm = self.machines_by_name[machine]
+        directory = shlex.quote(self.trial_paths(machine, trial_id).trial_dir)
+        try:
+            result = rm.conn.run(f"cd {directory} 2>/dev/null || exit 0; for f in *; do [ -f \"$f\" ] && "
+                                 "printf '%s\\t%s\\n' \"$(stat -c %s -- \"$f\")\" \"$f\"; done; exit 0",
+                                 timeout=15, check=False)
+        except SshError as exc:
+            raise OSError(str(exc)) from None
+        files = []
+        for line in result.stdout.splitlines():
+            size, _, name = line.partition("\t")
+            if name and size.isdigit():
+                files.append({"name": name, "size": int(size)})
+        return files
+
     def describe(self, name: str) -> dict:
         rm = self.machines_by_name[name]
         return {"host": rm.config.host, "user": rm.config.user, **rm.facts}

@@ -11,6 +11,7 @@ import os
 
 import psutil
 import pytest
+import requests
 
 from tests.integration.remote.remote_helpers import install_known_hosts, remote_config, start, wait_done
 
@@ -58,6 +59,10 @@ def test_training_service_contract(platform_config, tmp_path, experiments):
         assert f"hello from {job.trialJobId}" in stdout
         params = json.loads(exp._rest.request("GET", f"trial-file/{job.trialJobId}/parameter.cfg", raw=True).text)
         assert params["parameters"] == job.hyperParameters[0].parameters
+        listing = requests.get(f"http://127.0.0.1:{exp.port}/api/v1/nni-remote/trials/{job.trialJobId}/files",
+                               timeout=15).json()
+        names = {f["name"]: f["size"] for f in listing["files"]}
+        assert listing["listed"] and names["parameter.cfg"] > 0 and "trial.stdout" in names
     exp_dir = exp.get_experiment_profile()["logDir"]
     exp.stop()
     if platform == "local":
