@@ -117,6 +117,14 @@ def emit(data: Any, as_json: bool, table: Optional[list[list[Any]]] = None,
     click.echo(format_table(table, headers or []))
 
 
+def report(data: Any, as_json: bool, message: str) -> None:
+    """A command's outcome: ``data`` as JSON with ``--json``, else one human line."""
+    if as_json:
+        emit(data, True)
+    else:
+        click.echo(message)
+
+
 def format_table(rows: list[list[Any]], headers: list[str], width: int = 48) -> str:
     """Aligned columns; cells longer than ``width`` are cut, except in the last column (messages)."""
     last = len(headers) - 1

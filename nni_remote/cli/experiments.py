@@ -11,7 +11,8 @@ from typing import Any, Optional
 import click
 
 from nni_remote.cli.base import (EXIT_FAILED, EXIT_USAGE, CliError, client_for, emit, exp_dir, fmt_duration,
-                                 fmt_params, fmt_time, fmt_value, json_option, load_file, main, resolve)
+                                 fmt_params, fmt_time, fmt_value, json_option, load_file, main, report,
+                                 resolve)
 from nni_remote.manager import registry
 
 
@@ -150,10 +151,7 @@ def experiment_import(exp_id: Optional[str], filename: str, as_json: bool) -> No
         raise CliError(f'{filename} must hold a JSON list of {{"parameter": {{...}}, "value": ...}}', EXIT_USAGE)
     exp_id, client = client_for(exp_id)
     client.post("experiment/import-data", [{"parameter": d["parameter"], "value": d["value"]} for d in data])
-    if as_json:
-        emit({"id": exp_id, "imported": len(data)}, True)
-    else:
-        click.echo(f"imported {len(data)} results into {exp_id}")
+    report({"id": exp_id, "imported": len(data)}, as_json, f"imported {len(data)} results into {exp_id}")
 
 
 @experiment.command("delete")

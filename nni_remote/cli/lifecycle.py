@@ -8,7 +8,7 @@ from typing import Any, Callable, Optional
 import click
 
 from nni_remote.cli.base import (EXIT_EXPERIMENT_ERROR, EXIT_USAGE, CliError, client_for, emit, json_option,
-                                 load_file, main, match_id, running_entries)
+                                 load_file, main, match_id, report, running_entries)
 from nni_remote.config import ExperimentConfig
 from nni_remote.manager import registry
 
@@ -112,10 +112,8 @@ def view(exp_id: str, port: int, as_json: bool) -> None:
     from nni_remote.experiment import Experiment
     exp_id = match_id(exp_id, registry.all_entries()) or exp_id
     Experiment(None, id=exp_id).view(port, non_blocking=True)
-    if as_json:
-        emit({"id": exp_id, "port": port, "url": f"http://127.0.0.1:{port}"}, True)
-    else:
-        click.echo(f"experiment {exp_id} viewed read-only: http://127.0.0.1:{port}")
+    report({"id": exp_id, "port": port, "url": f"http://127.0.0.1:{port}"}, as_json,
+           f"experiment {exp_id} viewed read-only: http://127.0.0.1:{port}")
 
 
 # -- update -------------------------------------------------------------------------
@@ -133,10 +131,7 @@ def _update_command(name: str, update_type: str, field: str, parse: Callable[[st
         exp_id, client = client_for(exp_id)
         parsed = parse(value)
         client.update(update_type, field, parsed)
-        if as_json:
-            emit({"id": exp_id, field: parsed}, True)
-        else:
-            click.echo(f"experiment {exp_id}: {field} set to {parsed}")
+        report({"id": exp_id, field: parsed}, as_json, f"experiment {exp_id}: {field} set to {parsed}")
 
 
 def _positive_int(text: str) -> int:
@@ -175,8 +170,6 @@ def update_searchspace(exp_id: Optional[str], filename: str, as_json: bool) -> N
     space = load_file(filename)
     exp_id, client = client_for(exp_id)
     client.update("SEARCH_SPACE", "searchSpace", space)
-    if as_json:
-        emit({"id": exp_id, "searchSpace": space}, True)
-    else:
-        click.echo(f"experiment {exp_id}: search space replaced ({len(space)} parameters)")
+    report({"id": exp_id, "searchSpace": space}, as_json,
+           f"experiment {exp_id}: search space replaced ({len(space)} parameters)")
 

@@ -7,7 +7,7 @@ from typing import Any, Optional
 import click
 
 from nni_remote.cli.base import (EXIT_USAGE, FINISHED, CliError, client_for, emit, fmt_duration, fmt_params,
-                                 fmt_value, format_table, json_option, main)
+                                 fmt_value, format_table, json_option, main, report)
 
 
 # -- trials -------------------------------------------------------------------------
@@ -54,10 +54,7 @@ def trial_kill(trial_id: str, exp_id: Optional[str], as_json: bool) -> None:
     """Kill one trial (its whole process group)."""
     exp_id, client = client_for(exp_id)
     client.delete(f"trial-jobs/{trial_id}")
-    if as_json:
-        emit({"id": exp_id, "killed": trial_id}, True)
-    else:
-        click.echo(f"trial {trial_id} killed")
+    report({"id": exp_id, "killed": trial_id}, as_json, f"trial {trial_id} killed")
 
 
 @trial.command("retry")

@@ -23,7 +23,7 @@ from nni_remote.errors import NniRemoteError
 from nni_remote.manager import scheduler
 from nni_remote.manager.scheduler import Machine
 from nni_remote.manager.store import now_ms
-from nni_remote.manager.trials import ACTIVE, TERMINAL, Trial
+from nni_remote.manager.trials import ACTIVE, TERMINAL, Trial, kill_message, kill_status
 
 if TYPE_CHECKING:
     from nni_remote.manager.controller import Controller
@@ -108,17 +108,11 @@ class AgentHub:
         self.conds[m.name].notify_all()
 
     def _start(self, m: Machine, trial: Trial, gpus: Optional[list[int]]) -> None:
-        assert self.c.service is not None
-        paths = self.c.service.trial_paths(m.name, trial.id)
         trial.machine, trial.gpus, trial.sent, trial.held_for = m.name, gpus, True, None
-        trial.log_path = paths.trial_dir if m.spec.address == "localhost" else f"{m.spec.address}:{paths.trial_dir}"
+        spec = self._spec_of(m, trial)
+        trial.log_path = spec["trial_dir"] if m.spec.address == "localhost" else f"{m.spec.address}:{spec['trial_dir']}"
         trial.message = ""
         m.assigned[run_id(trial)] = gpus or []
-        ts = self.c.params.get("trainingService", {})
-        spec = {"trial_id": trial.id, "run_id": run_id(trial), "attempt": trial.attempt,
-                "sequence_id": trial.seq, "experiment_id": self.c.id, "platform": self.c.service.platform,
-                "parameter": trial.parameter, "command": ts.get("trialCommand") or self.c.params.get("trialCommand"),
-                "working_dir": paths.working_dir, "trial_dir": paths.trial_dir, "gpus": gpus}
         self._command(m, {"type": "start", "spec": spec})
         self.c.store.put_trial(trial.row())
 
@@ -126,10 +120,9 @@ class AgentHub:
         trial.kill_reason = reason
         m = self.machines.get(trial.machine or "")
         if not trial.sent or m is None or m.state == "lost":
-            from nni_remote.manager.controller import KILL_STATUS, _kill_message
             if trial in self.c.queue:
                 self.c.queue.remove(trial)
-            self.c.finish_trial(trial, KILL_STATUS.get(reason, "USER_CANCELED"), _kill_message(reason), now_ms())
+            self.c.finish_trial(trial, kill_status(reason), kill_message(reason), now_ms())
             return
         self.c.store.put_trial(trial.row())
         self._command(m, {"type": "kill", "run_id": run_id(trial), "reason": reason, "grace": 5.0})

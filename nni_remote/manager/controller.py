@@ -24,14 +24,12 @@ from typing import Any, Optional
 from nni_remote.errors import NniRemoteError, ReadOnlyError, TrialNotFound
 from nni_remote.manager.agents import AgentHub
 from nni_remote.manager.store import Store, now_ms
-from nni_remote.manager.trials import ACTIVE, TERMINAL, Trial, decode_metric, new_trial_id, pack_parameters
+from nni_remote.manager.trials import (ACTIVE, TERMINAL, Trial, decode_metric, kill_message, kill_status,
+                                       new_trial_id, pack_parameters)
 from nni_remote.manager.tuner_host import TunerHost
 from nni_remote.services.base import HeadInfo, TrainingService
 
 log = logging.getLogger("nni_remote.manager")
-
-KILL_STATUS = {"user": "USER_CANCELED", "shutdown": "USER_CANCELED", "early_stop": "EARLY_STOPPED",
-               "max_trial_duration": "EARLY_STOPPED"}
 
 
 class BudgetExceeded(NniRemoteError):
@@ -273,8 +271,7 @@ class Controller:
         with self.store.transaction():
             self.store.put_trial(trial.row())
             self.store.add_event(trial.id, "WAITING", data=trial.parameter, sequence_id=trial.seq)
-        self._save_profile()
-        return trial
+        return trial  # nextSequenceId is derived from the trials; the profile row follows with the next save
 
     def _account_time(self) -> None:
         now = time.monotonic()
@@ -333,7 +330,7 @@ class Controller:
         elif code == 0:
             status, message = "SUCCEEDED", ""
         elif reason:
-            status, message = KILL_STATUS.get(reason, "USER_CANCELED"), _kill_message(reason)
+            status, message = kill_status(reason), kill_message(reason)
         elif code is not None:
             status, message = "FAILED", f"exit code {code}; see trial.stderr"
         else:
@@ -427,10 +424,4 @@ class Controller:
                 self._save_profile()
         self._registry_update(status="STOPPED", endTime=now_ms(), port=None)
         self.status = "STOPPED"
-
-
-def _kill_message(reason: str) -> str:
-    return {"user": "killed by user", "shutdown": "experiment stopped",
-            "early_stop": "early-stopped by the assessor",
-            "max_trial_duration": "ran longer than maxTrialDuration"}.get(reason, reason)
 

@@ -149,12 +149,6 @@ class Store:
         cur = self._db.execute("INSERT OR IGNORE INTO Delivered VALUES (?,?)", (trial_id, seq))
         return cur.rowcount == 1
 
-    def delivered_upto(self, trial_id: str) -> int:
-        with self._lock:
-            row = self._db.execute("SELECT MAX(seq) FROM Delivered WHERE trialJobId=?", (trial_id,)).fetchone()
-        return -1 if row[0] is None else row[0]
-
-    # -- metrics -------------------------------------------------------------
     def add_metric(self, trial_id: str, parameter_id: str | None, kind: str, sequence: int, data: str,
                    timestamp: int | None = None) -> dict[str, Any]:
         record = {"timestamp": timestamp or now_ms(), "trialJobId": trial_id, "parameterId": parameter_id,
@@ -167,12 +161,6 @@ class Store:
         """Forget a trial's metrics (its attempt was abandoned and it runs again)."""
         with self.transaction() as db:
             db.execute("DELETE FROM MetricData WHERE trialJobId=?", (trial_id,))
-
-    def has_metric(self, trial_id: str, kind: str, sequence: int) -> bool:
-        with self._lock:
-            row = self._db.execute("SELECT 1 FROM MetricData WHERE trialJobId=? AND type=? AND sequence=? LIMIT 1",
-                                   (trial_id, kind, sequence)).fetchone()
-        return row is not None
 
     def metrics(self, trial_id: str | None = None, kind: str | None = None,
                 trial_ids: list[str] | None = None) -> list[dict[str, Any]]:

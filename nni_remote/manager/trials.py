@@ -11,6 +11,21 @@ from typing import Any, Optional
 TERMINAL = ("SUCCEEDED", "FAILED", "USER_CANCELED", "SYS_CANCELED", "EARLY_STOPPED")
 ACTIVE = ("WAITING", "RUNNING")
 _ALNUM = string.ascii_letters + string.digits
+_KILLS = {  # why the manager killed a trial -> (the status it ends with, its message)
+    "user": ("USER_CANCELED", "killed by user"),
+    "shutdown": ("USER_CANCELED", "experiment stopped"),
+    "early_stop": ("EARLY_STOPPED", "early-stopped by the assessor"),
+    "max_trial_duration": ("EARLY_STOPPED", "ran longer than maxTrialDuration"),
+}
+
+
+def kill_status(reason: str) -> str:
+    """The status a trial killed for ``reason`` ends with."""
+    return _KILLS.get(reason, ("USER_CANCELED", ""))[0]
+
+
+def kill_message(reason: str) -> str:
+    return _KILLS.get(reason, ("", reason))[1]
 
 
 def new_trial_id(taken: Any = ()) -> str:

@@ -14,7 +14,6 @@ from flask import Blueprint, Response, current_app, request
 
 from nni_remote.errors import ConfigError, ReadOnlyError, TrialNotFound
 from nni_remote.manager import registry
-from nni_remote.manager.trials import ACTIVE
 
 bp = Blueprint("nni_rest", __name__)
 VERSION = "0.1.0"
@@ -284,6 +283,3 @@ def tensorboard(task_id: str | None = None) -> Response:
     return error("tensorboard tasks are not supported by nni-remote; run tensorboard on the trial "
                  "directories yourself", 400 if task_id is None else 404)
 
-
-def active_count(ctl: Any) -> int:
-    return sum(1 for t in ctl.trials.values() if t.status in ACTIVE)
