@@ -160,8 +160,11 @@ def importance_view() -> Response:
         maxi = maximize(ctl.params)
     rows = [(p, v) for p, v in rows if v is not None]
     signature = (len(rows), maxi, tuple(v for _, v in rows[-3:]))
-    cache = _caches.setdefault(ctl, _Cache())
-    result = cache.get(key, signature, lambda: importance.compute(rows, space, maxi))
+    if len(rows) < importance.MIN_TRIALS:   # quick, and no thread or cache entry for a key nobody reports
+        result = importance.compute(rows, space, maxi)
+    else:
+        cache = _caches.setdefault(ctl, _Cache())
+        result = cache.get(key, signature, lambda: importance.compute(rows, space, maxi))
     return reply({"key": key, "optimizeMode": "maximize" if maxi else "minimize", **result})
 
 
