@@ -32,7 +32,8 @@ def _categorical(value: Any) -> Any:
 def _distribution(name: str, values: list[Any], space: dict[str, Any]) -> Optional[tuple[Any, bool]]:
     """(Optuna distribution, numeric?) for one parameter; None when it never varies."""
     from optuna.distributions import CategoricalDistribution, FloatDistribution
-    spec = space.get(name) if isinstance(space.get(name), dict) else {}
+    found = space.get(name)
+    spec: dict[str, Any] = found if isinstance(found, dict) else {}
     numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values)
     if numeric and spec.get("_type") != "choice":
         low, high = float(min(values)), float(max(values))

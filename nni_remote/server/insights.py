@@ -12,10 +12,9 @@ from __future__ import annotations
 import json
 import math
 import threading
-import weakref
 from typing import Any, Optional
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, current_app, request
 
 from nni_remote.config.loader import masked
 from nni_remote.errors import TrialNotFound
@@ -146,24 +145,21 @@ class _Cache:
         done.set()
 
 
-_caches: "weakref.WeakKeyDictionary[Any, _Cache]" = weakref.WeakKeyDictionary()
-
-
 @bp.get("/importance")
 def importance_view() -> Response:
     """Per-parameter importance (PED-ANOVA) and slice data of the finished trials, for one metric key."""
     key = _key()
     ctl = controller()
     with ctl.lock:
-        rows = [(t.parameters, metric_value(v, key)) for t, v in finished(ctl)]
+        values = [(t.parameters, metric_value(v, key)) for t, v in finished(ctl)]
         space = dict(ctl.params.get("searchSpace") or {})
         maxi = maximize(ctl.params)
-    rows = [(p, v) for p, v in rows if v is not None]
+    rows = [(p, v) for p, v in values if v is not None]
     signature = (len(rows), maxi, tuple(v for _, v in rows[-3:]))
     if len(rows) < importance.MIN_TRIALS:   # quick, and no thread or cache entry for a key nobody reports
         result = importance.compute(rows, space, maxi)
     else:
-        cache = _caches.setdefault(ctl, _Cache())
+        cache = current_app.extensions.setdefault("nni_remote.importance", _Cache())   # one per manager
         result = cache.get(key, signature, lambda: importance.compute(rows, space, maxi))
     return reply({"key": key, "optimizeMode": "maximize" if maxi else "minimize", **result})
 
