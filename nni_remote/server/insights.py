@@ -180,7 +180,8 @@ def export() -> Response:
                    for t, _ in finished(ctl) if not wanted or t.id in wanted]
         exp_id = ctl.id
     records = by_key(records, _key())
-    suffix = "" if _key() == DEFAULT_KEY else "-" + "".join(c if c.isalnum() else "_" for c in _key())
+    safe = "".join(c if c.isascii() and c.isalnum() else "_" for c in _key())   # a header holds ASCII only
+    suffix = "" if _key() == DEFAULT_KEY else "-" + safe
     name = f"{exp_id}-trials{suffix}.{kind}"
     if kind == "csv":
         resp = Response(to_csv(records) + "\n", mimetype="text/csv")

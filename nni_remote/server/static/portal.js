@@ -104,7 +104,7 @@
   function fmtDuration(seconds) {
     if (seconds === null || seconds === undefined || !isFinite(seconds)) return "";
     if (seconds < 1) return `${Math.max(0, Math.round(seconds * 1000))} ms`;
-    if (seconds < 10) return `${(Math.floor(seconds * 10) / 10).toFixed(1)}s`;
+    if (seconds < 10 && !Number.isInteger(seconds)) return `${(Math.floor(seconds * 10) / 10).toFixed(1)}s`;
     const s = Math.max(0, Math.round(seconds));
     const d = Math.floor(s / 86400), hh = Math.floor(s / 3600) % 24, m = Math.floor(s / 60) % 60, ss = s % 60;
     if (d) return `${d}d ${hh}h ${pad(m)}m`;

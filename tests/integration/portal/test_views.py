@@ -133,12 +133,19 @@ def test_dict_metric_shows_default_and_switching_key_changes_charts(tab, study):
         goto(tab, route, f"{chart} svg")
         wait_for(lambda: points(tab, chart) > 0, what=f"{chart} drawn")
         tab.select_option("#metric-key", "default")
+        wait_for(lambda: charted_key(tab, chart) == "default", what=f"{chart} drawn for default")
         before = chart_data(tab, chart)
         tab.select_option("#metric-key", "loss")
-        wait_for(lambda: chart_data(tab, chart) != before, what=f"{chart} to change with the key")
-        assert "loss" in tab.locator(chart).text_content()
+        wait_for(lambda: charted_key(tab, chart) == "loss", what=f"{chart} drawn for loss")
+        assert chart_data(tab, chart) != before
     tab.select_option("#metric-key", "default")
     assert tab.console.errors == []
+
+
+def charted_key(page, selector: str) -> str:
+    """The key a chart shows, by its labels (axis title, legend or the parcoords metric axis)."""
+    text = page.locator(selector).text_content()
+    return "loss" if "loss" in text else ("default" if "default" in text else "")
 
 
 def chart_data(page, selector: str) -> str:
@@ -148,6 +155,7 @@ def chart_data(page, selector: str) -> str:
 
 def select_trials(page, ids: list[str]) -> None:
     goto(page, "trials", "#trials-table tbody tr")
+    page.select_option("#metric-key", "default")
     if page.locator("#clear-selection").count():
         page.click("#clear-selection")
     for tid in ids:
@@ -294,5 +302,8 @@ def test_usable_at_800px(tab, study, shots):  # noqa: F811
 def test_durations_in_human_units(tab, study):  # noqa: F811
     goto(tab, "overview", "#card-duration")
     fmt = "s => window.NR.fmtDuration(s)"
-    assert [tab.evaluate(f"({fmt})({s})") for s in (0.042, 0.42, 3.46, 75, 3725)] == [
-        "42 ms", "420 ms", "3.4s", "1m 15s", "1h 02m 05s"]
+    assert [tab.evaluate(f"({fmt})({s})") for s in (0.042, 0.42, 3.46, 3, 75, 3725)] == [
+        "42 ms", "420 ms", "3.4s", "3s", "1m 15s", "1h 02m 05s"]
+    goto(tab, "trials", "#trials-table tbody tr")
+    durations = tab.locator("#trials-table td:nth-child(7)").all_inner_texts()      # these trials take < 1 s or so
+    assert len(durations) == 20 and all(d.endswith("s") and d != "0s" for d in durations)

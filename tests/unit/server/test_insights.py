@@ -89,5 +89,7 @@ def test_export_selection_by_key_and_errors():
     rows = list(csv.DictReader(io.StringIO(loss.get_data(as_text=True))))
     assert [(r["trialJobId"], r["reward"]) for r in rows] == [("t0", "3.0"), ("t2", "7.0")]
     assert c.get("/api/v1/nni-remote/insights/export?format=xml").status_code == 400
+    odd = c.get("/api/v1/nni-remote/insights/export?key=%C3%A9t%C3%A9%0A")      # a key no header can hold as is
+    assert odd.status_code == 200 and 'filename="exp1-trials-_t__.json"' in odd.headers["Content-Disposition"]
     missing = c.get("/api/v1/nni-remote/insights/export?trials=nosuch")
     assert missing.status_code == 404 and "nosuch" in missing.get_json()["error"]
