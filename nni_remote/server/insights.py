@@ -20,7 +20,7 @@ from nni_remote.config.loader import masked
 from nni_remote.errors import TrialNotFound
 from nni_remote.exports import DEFAULT_KEY, by_key, metric_value, to_csv
 from nni_remote.manager.trials import decode_metric
-from nni_remote.server import importance
+from nni_remote.server import extra, importance
 from nni_remote.server.extra import error, maximize, reply
 from nni_remote.server.rest import ExperimentNotReady, controller
 
@@ -30,14 +30,8 @@ TOP = 10
 WAIT_S = 2.0
 
 
-@bp.errorhandler(ExperimentNotReady)
-def _not_ready(_: Exception) -> Response:
-    return error("the experiment is still initializing: POST /api/v1/nni/experiment with its config first", 409)
-
-
-@bp.errorhandler(TrialNotFound)
-def _no_trial(exc: Exception) -> Response:
-    return error(str(exc), 404)
+bp.register_error_handler(ExperimentNotReady, extra._not_ready)   # the same answers as extra.py's routes
+bp.register_error_handler(TrialNotFound, extra._no_trial)
 
 
 def _key() -> str:
