@@ -5,6 +5,7 @@
  *   rows: [{id, values: [...one per dim], color: 0..1}],
  *   brush: {dimName: [lo, hi]} (fractions of the axis, 0 = bottom), onBrush(brush, matching), onOpen(id) }
  * Drag along an axis to keep the lines that cross it there; click an axis to clear its brush.
+ * Axes take the keyboard focus: Up/Down move a filter band, Escape clears it.
  * A line's <title> names its trial; clicking a line opens it.
  */
 "use strict";
@@ -83,7 +84,9 @@
   }
 
   function axis(el, spec, dim, x, ys, sc, last) {
-    const g = svg("g", { class: "pc-axis", "data-dim": dim.name });
+    const g = svg("g", { class: "pc-axis", "data-dim": dim.name, tabindex: 0, role: "group",
+      "aria-label": `axis ${dim.name}: Up or Down moves a filter band along it, Escape clears it` });
+    g.addEventListener("keydown", ev => keyBrush(el, spec, dim.name, ev));
     g.appendChild(svg("line", { x1: x, x2: x, y1: ys(0), y2: ys(1), class: "pc-axis-line" }));
     g.appendChild(svg("text", { x, y: M.top - 14, "text-anchor": "middle", class: "pc-label" }, dim.name));
     for (const [p, v] of sc.ticks) {
@@ -121,6 +124,19 @@
       applyBrush(el, spec);
     });
     return g;
+  }
+
+  // Keyboard brushing: Up/Down moves a band of a quarter of the axis (made at the top first), Escape clears it.
+  function keyBrush(el, spec, name, ev) {
+    const b = spec.brush[name];
+    if (ev.key === "Escape" || ev.key === "Delete" || ev.key === "Backspace") delete spec.brush[name];
+    else if (ev.key === "ArrowUp" || ev.key === "ArrowDown") {
+      const d = ev.key === "ArrowUp" ? 0.05 : -0.05;
+      const lo = b ? Math.min(0.75, Math.max(0, b[0] + d)) : 0.75;
+      spec.brush[name] = [lo, lo + 0.25];
+    } else return;
+    ev.preventDefault();
+    applyBrush(el, spec);
   }
 
   // Grey out the lines outside any brush, and show the brushes.

@@ -237,3 +237,17 @@ def test_portal_with_an_access_token(browser, tmp_path, monkeypatch):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_no_serious_axe_violation_with_running_failed_and_gpu_trials(page, live, tmp_path):
+    from tests.integration.portal.test_views import serious_axe_violations
+    _, api, _ = live
+    running = api.trial_with(kit.HELD[1])["trialJobId"]
+    found = []
+    for route, ready in (("overview", "#best-table tbody tr"), ("trials", "#trials-table tbody tr"),
+                         (f"trial/{running}", "#trial-info"), ("machines", "#machines-table tbody tr"),
+                         ("importance", "#importance-msg[data-status]")):
+        visit(page, route, ready, tmp_path, "axe-" + route.split("/")[0])
+        found += [f"#/{route}: {v}" for v in serious_axe_violations(page)]
+    assert found == []
+    assert page.console.errors == []

@@ -253,6 +253,11 @@ def test_parallel_coordinates_brush_and_top_percent(tab, study):  # noqa: F811
     assert "inside the axis filters" in tab.locator("#parcoords-note").inner_text()
     tab.click("#clear-brush")
     wait_for(lambda: tab.locator("#parcoords-chart path.pc-line.off").count() == 0, what="brush cleared")
+    tab.focus("#parcoords-chart g.pc-axis[data-dim='a']")                    # the keyboard brushes too
+    tab.keyboard.press("ArrowDown")
+    assert 0 < tab.locator("#parcoords-chart path.pc-line.off").count() < 20
+    tab.keyboard.press("Escape")
+    assert tab.locator("#parcoords-chart path.pc-line.off").count() == 0
     tab.select_option("#top-pct", "20")
     wait_for(lambda: lines.count() == 4, what="the top 20 % (4 of 20 lines)")
     tab.select_option("#top-pct", "100")
