@@ -19,7 +19,7 @@
   const STATUSES = ["WAITING", "RUNNING", "SUCCEEDED", "FAILED", "USER_CANCELED", "EARLY_STOPPED", "SYS_CANCELED"];
   const app = document.getElementById("app");
   const ui = { sort: {}, filter: "", status: "", logFile: {}, follow: true, key: "default", columns: [],
-    selected: new Set(), brush: {}, topPct: 100 };
+    selected: new Set(), brush: {}, topPct: 100, page: {} };
   let current = null;      // {name, args, refresh, token}
   let timer = null;
   let overview = null;     // last /overview answer (header, read-only flag, optimize mode)
@@ -236,6 +236,7 @@
 
   // ---------------------------------------------------------------- tables
   // columns: [{key, label, sort: row => value, cell: row => node|string, cls}]
+  // opts: {sort: {key, dir}, rowData: row => dataset, pageSize: rows per page (a pager below the table)}
   function table(id, columns, rows, opts) {
     const sort = ui.sort[id] || (opts && opts.sort) || { key: columns[0].key, dir: 1 };
     const col = columns.find(c => c.key === sort.key) || columns[0];
@@ -247,6 +248,10 @@
       if (y === null || y === undefined || y === "") return -1;
       return (x < y ? -1 : 1) * sort.dir;
     });
+    const size = opts && opts.pageSize;
+    const pages = size ? Math.max(1, Math.ceil(sorted.length / size)) : 1;
+    const page = Math.min(ui.page[id] || 0, pages - 1);
+    const shown = size ? sorted.slice(page * size, (page + 1) * size) : sorted;
     const head = h("tr", null, columns.map(c => h("th", {
       class: [c.sortable === false ? "" : "sortable", c.key === sort.key ? (sort.dir > 0 ? "asc" : "desc") : "",
         c.hcls || c.cls || ""].join(" ").trim() || null,
@@ -258,10 +263,18 @@
           ui.sort[id] = { key: c.key, dir: sort.key === c.key ? -sort.dir : 1 };
           refreshNow();
         } }, c.label))));
-    const body = sorted.map((r, i) => h("tr", Object.assign({ tabindex: i === 0 ? "0" : "-1" },
+    const body = shown.map((r, i) => h("tr", Object.assign({ tabindex: i === 0 ? "0" : "-1" },
       { data: Object.assign({ fk: "row:" + i }, opts && opts.rowData ? opts.rowData(r) : {}) }),
     columns.map(c => h("td", { class: c.cls || null }, c.cell ? c.cell(r) : fmtValue(r[c.key])))));
-    return h("table", { id, class: "grid", onkeydown: rowKeys }, h("thead", null, head), h("tbody", null, body));
+    const grid = h("table", { id, class: "grid", onkeydown: rowKeys }, h("thead", null, head), h("tbody", null, body));
+    if (pages === 1) return grid;
+    const go = n => () => { ui.page[id] = n; refreshNow(); };
+    return h("div", null, grid, h("nav", { class: "pager", "aria-label": "Pages of " + id },
+      h("button", { class: "btn", type: "button", disabled: page === 0, data: { fk: "prev:" + id }, onclick: go(page - 1),
+        text: "Previous" }),
+      h("span", { class: "muted", text: `Page ${page + 1} of ${pages} · rows ${page * size + 1}–${page * size + shown.length} of ${sorted.length}` }),
+      h("button", { class: "btn", type: "button", disabled: page === pages - 1, data: { fk: "next:" + id },
+        onclick: go(page + 1), text: "Next" })));
   }
 
   // Keyboard in tables: Up/Down/Home/End move between rows, Enter opens the row's link, Space ticks its box.

@@ -4,6 +4,7 @@
   const { h, replace, swap, api, badge, fmtDuration, fmtTime, fmtValue, fmtParams, fmtBytes, trialLink, section, empty,
     chart, plotlyText, stepAxis, table, tabs, keyPicker, metricOf, metricKeys, readonly, refreshNow, retryFailed,
     trialActions, ui, pages, NNI, OURS, ACTIVE, STATUSES } = window.NR;
+  const PAGE = 100;   // rows per page of the trials table
   const maximize = () => { const o = window.NR.overview(); return !o || o.optimizeMode === "maximize"; };
 
   function exportHref(kind, ids) {
@@ -35,9 +36,9 @@
   pages.trials = function (root) {
     const filter = h("input", { id: "trial-filter", type: "search", "aria-label": "Filter trials",
       placeholder: "Filter: id, parameter, machine, message…",
-      value: ui.filter, oninput: () => { ui.filter = filter.value; refreshNow(); } });
+      value: ui.filter, oninput: () => { ui.filter = filter.value; ui.page["trials-table"] = 0; refreshNow(); } });
     const status = h("select", { id: "trial-status", "aria-label": "Status",
-      onchange: () => { ui.status = status.value; refreshNow(); } },
+      onchange: () => { ui.status = status.value; ui.page["trials-table"] = 0; refreshNow(); } },
     h("option", { value: "", text: "All statuses" }), STATUSES.map(s => h("option", { value: s, text: s })));
     status.value = ui.status;
     const picker = keyPicker();
@@ -97,7 +98,8 @@
           cell: t => (t.gpus && t.gpus.length ? t.gpus.join(",") : "") },
         { key: "message", label: "Message", cell: t => h("span", { class: "msg", title: t.message || "", text: t.message || "" }) },
         { key: "actions", label: "Actions", sortable: false, cell: trialActions },
-      ].flat(), rows, { sort: { key: "sequenceId", dir: 1 }, rowData: t => ({ trial: t.trialJobId, status: t.status }) })
+      ].flat(), rows, { sort: { key: "sequenceId", dir: 1 }, rowData: t => ({ trial: t.trialJobId, status: t.status }),
+        pageSize: PAGE })
         : empty(trials.length ? "No trial matches the filter." : "No trials yet."));
     };
   };

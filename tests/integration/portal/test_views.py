@@ -312,3 +312,13 @@ def test_durations_in_human_units(tab, study):  # noqa: F811
     goto(tab, "trials", "#trials-table tbody tr")
     durations = tab.locator("#trials-table td:nth-child(7)").all_inner_texts()      # these trials take < 1 s or so
     assert len(durations) == 20 and all(d.endswith("s") and d != "0s" for d in durations)
+
+
+def test_big_tables_are_paged(tab, study):  # noqa: F811
+    goto(tab, "machines", "#machines-table tbody tr")
+    pager = tab.evaluate("""() => {
+      const rows = Array.from({ length: 250 }, (_, i) => ({ n: i }));
+      const node = window.NR.table("paged", [{ key: "n", label: "n" }], rows, { pageSize: 100 });
+      return [node.querySelectorAll("tbody tr").length, node.querySelector(".pager").textContent];
+    }""")
+    assert pager[0] == 100 and "Page 1 of 3" in pager[1] and "rows 1–100 of 250" in pager[1]
