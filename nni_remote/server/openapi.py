@@ -323,7 +323,7 @@ def other_paths() -> dict[str, Any]:
         "/": {"get": op("the web portal (single page)", {200: {"description": "HTML",
                                                                 "content": {"text/html": {"schema": STR}}}},
                         tag="portal")},
-        "/static/{name}": {"parameters": [path_param("name", "portal.js, parcoords.js, trials.js, analysis.js, "
+        "/static/{name}": {"parameters": [path_param("name", "portal.js, parcoords.js, overview.js, trials.js, analysis.js, "
                                                              "portal.css or plotly.min.js")],
                            "get": op("the portal's static files", {200: {"description": "file"},
                                                                    404: {"description": "no such file"}},

@@ -2,7 +2,7 @@
 
 The page is an SPA over the JSON routes (``/api/v1/nni`` and
 ``/api/v1/nni-remote``) that polls them to stay live: ``portal.js`` is its
-core, ``trials.js`` and ``analysis.js`` its other pages, ``parcoords.js`` the
+core, ``overview.js``, ``trials.js`` and ``analysis.js`` its pages, ``parcoords.js`` the
 SVG parallel coordinates (no WebGL needed). Charts use plotly.js
 from the installed ``plotly`` Python package (``plotly/package_data``), served
 as ``/static/plotly.min.js``: no CDN, nothing fetched from outside, no
@@ -18,7 +18,7 @@ from flask import Blueprint, Response, abort, current_app, render_template, send
 
 bp = Blueprint("portal", __name__, template_folder="templates")
 STATIC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
-SCRIPTS = ("portal.js", "parcoords.js", "trials.js", "analysis.js")   # in load order: the core first
+SCRIPTS = ("portal.js", "parcoords.js", "overview.js", "trials.js", "analysis.js")   # in load order: the core first
 ASSETS = SCRIPTS + ("portal.css",)
 POLL_MS = 2000
 
