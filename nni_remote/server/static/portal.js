@@ -235,7 +235,7 @@
   }
 
   // ---------------------------------------------------------------- tables
-  // columns: [{key, label, sort: row => value, cell: row => node|string, cls}]
+  // columns: [{key, label, sort: row => value, cell: row => node|string, cls, sortable, head, hideLabel}]
   // opts: {sort: {key, dir}, rowData: row => dataset, pageSize: rows per page (a pager below the table)}
   function table(id, columns, rows, opts) {
     const sort = ui.sort[id] || (opts && opts.sort) || { key: columns[0].key, dir: 1 };
@@ -257,7 +257,7 @@
         c.hcls || c.cls || ""].join(" ").trim() || null,
       data: { key: c.key }, scope: "col",
       "aria-sort": c.key === sort.key ? (sort.dir > 0 ? "ascending" : "descending") : null,
-    }, c.sortable === false ? (c.head || h("span", { class: "sr-only", text: c.label || c.key })) :
+    }, c.sortable === false ? (c.head || (c.hideLabel ? h("span", { class: "sr-only", text: c.label }) : c.label)) :
       h("button", { class: "sort", type: "button", data: { fk: "sort:" + c.key },
         title: "Sort by " + (c.label || c.key), onclick: () => {
           ui.sort[id] = { key: c.key, dir: sort.key === c.key ? -sort.dir : 1 };

@@ -97,7 +97,7 @@
         { key: "gpus", label: "GPUs", cls: "wide", sort: t => (t.gpus || []).join(","),
           cell: t => (t.gpus && t.gpus.length ? t.gpus.join(",") : "") },
         { key: "message", label: "Message", cell: t => h("span", { class: "msg", title: t.message || "", text: t.message || "" }) },
-        { key: "actions", label: "Actions", sortable: false, cell: trialActions },
+        { key: "actions", label: "Actions", sortable: false, hideLabel: true, cell: trialActions },
       ].flat(), rows, { sort: { key: "sequenceId", dir: 1 }, rowData: t => ({ trial: t.trialJobId, status: t.status }),
         pageSize: PAGE })
         : empty(trials.length ? "No trial matches the filter." : "No trials yet."));

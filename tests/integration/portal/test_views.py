@@ -316,6 +316,7 @@ def test_durations_in_human_units(tab, study):  # noqa: F811
 
 def test_big_tables_are_paged(tab, study):  # noqa: F811
     goto(tab, "machines", "#machines-table tbody tr")
+    assert "GPUS" in tab.locator("#machines-table thead").inner_text()     # unsortable headers still show
     pager = tab.evaluate("""() => {
       const rows = Array.from({ length: 250 }, (_, i) => ({ n: i }));
       const node = window.NR.table("paged", [{ key: "n", label: "n" }], rows, { pageSize: 100 });
