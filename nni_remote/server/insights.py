@@ -21,8 +21,8 @@ from nni_remote.errors import TrialNotFound
 from nni_remote.exports import DEFAULT_KEY, by_key, metric_value, to_csv
 from nni_remote.manager.trials import decode_metric
 from nni_remote.server import extra, importance
-from nni_remote.server.extra import error, maximize, reply
-from nni_remote.server.rest import ExperimentNotReady, controller
+from nni_remote.server.extra import maximize, reply
+from nni_remote.server.rest import ExperimentNotReady, controller, error
 
 bp = Blueprint("nni_remote_insights", __name__)
 PROGRESS_POINTS = 400
