@@ -29,17 +29,25 @@ def _categorical(value: Any) -> Any:
     return json.dumps(value, sort_keys=True)
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _type(space: dict[str, Any], name: str) -> Any:
+    """The search space's ``_type`` of a parameter (None when the space does not say)."""
+    spec = space.get(name)
+    return spec.get("_type") if isinstance(spec, dict) else None
+
+
 def _distribution(name: str, values: list[Any], space: dict[str, Any]) -> Optional[tuple[Any, bool]]:
     """(Optuna distribution, numeric?) for one parameter; None when it never varies."""
     from optuna.distributions import CategoricalDistribution, FloatDistribution
-    found = space.get(name)
-    spec: dict[str, Any] = found if isinstance(found, dict) else {}
-    numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values)
-    if numeric and spec.get("_type") != "choice":
+    kind = _type(space, name)
+    if all(_is_number(v) for v in values) and kind != "choice":
         low, high = float(min(values)), float(max(values))
         if low == high:
             return None
-        log = spec.get("_type") in LOG_TYPES and low > 0
+        log = kind in LOG_TYPES and low > 0
         return FloatDistribution(low, high, log=log), True
     choices = sorted({_categorical(v) for v in values}, key=lambda c: (type(c).__name__, str(c)))
     if len(choices) < 2:
@@ -54,12 +62,14 @@ def compute(rows: list[tuple[dict[str, Any], float]], space: dict[str, Any], max
     "slices": {name: {"numeric", "x", "y"}}, "trials": n}``, or ``status: "too-few"`` with a message.
     """
     rows = [(p, v) for p, v in rows if isinstance(p, dict) and math.isfinite(v)]
+    names = sorted({k for p, _ in rows for k in p})
     if len(rows) < MIN_TRIALS:
+        numbers = {n: all(_is_number(p[n]) for p, _ in rows if n in p) and _type(space, n) != "choice"
+                   for n in names}
         return {"status": "too-few", "trials": len(rows), "minimum": MIN_TRIALS,
                 "message": f"Importance needs at least {MIN_TRIALS} finished trials with this metric; "
                            f"there {'is' if len(rows) == 1 else 'are'} {len(rows)} so far.",
-                "importances": [], "slices": {}}
-    names = sorted({k for p, _ in rows for k in p})
+                "importances": [], "slices": _slices(rows, names, numbers)}
     dists: dict[str, Any] = {}
     numeric: dict[str, bool] = {}
     for name in names:

@@ -142,6 +142,8 @@
           (r.stale ? " Updating…" : "")
         : r.message;
       msg.dataset.status = r.status;
+      msg.className = r.status === "ok" ? "hint" : "notice";
+      barEl.hidden = !r.importances.length;
       if (r.importances.length) {
         const imp = r.importances.slice().reverse();
         chart(barEl, [{ type: "bar", orientation: "h", x: imp.map(p => p.importance), y: imp.map(p => plotlyText(p.name)),

@@ -100,6 +100,8 @@ def test_charts_render(page, live, tmp_path, route, chart):
 def test_importance_says_when_there_are_too_few_trials(page, live, tmp_path):
     visit(page, "importance", "#importance-msg[data-status='too-few']", tmp_path, "importance-too-few")
     assert "at least 10 finished trials" in page.locator("#importance-msg").inner_text()
+    page.wait_for_selector("#slice-0 .scatterlayer .point")                  # the few trials' slices already
+    assert page.locator("#importance-chart").is_hidden()
     assert page.console.errors == []
 
 

@@ -38,6 +38,8 @@ def test_too_few_trials_say_how_many_are_needed():
     result = importance.compute(trials(importance.MIN_TRIALS - 1), SPACE, maximize=True)
     assert result["status"] == "too-few" and result["importances"] == []
     assert f"at least {importance.MIN_TRIALS}" in result["message"] and "there are 9" in result["message"]
+    assert result["slices"]["lr"]["numeric"] and len(result["slices"]["lr"]["x"]) == 9     # slices already
+    assert not result["slices"]["act"]["numeric"]
 
 
 def test_constant_parameters_and_non_finite_metrics():
