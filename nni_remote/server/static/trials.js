@@ -206,7 +206,7 @@
     root.append(h("div", { class: "title-row" }, h("a", { href: "#/trials", text: "← Trials" }),
       h("h1", { text: `Compare ${ids.length} trials` })),
     section("Intermediate results", h("div", { class: "toolbar" }, picker.el), chartEl),
-    section("Parameters and metrics", h("p", { class: "hint", text: "Rows whose values differ are highlighted." }), diff));
+    section("Parameters and metrics", h("p", { class: "hint", text: "Rows whose values differ are highlighted and marked “differs”." }), diff));
     return async function () {
       if (!ids.length) { replace(diff, empty("Select trials on the Trials page, then Compare.")); return; }
       const trials = await Promise.all(ids.map(id => api(OURS + "trials/" + encodeURIComponent(id))));
@@ -231,9 +231,12 @@
       swap(diff, h("table", { class: "grid", id: "compare-table" },
         h("thead", null, h("tr", null, h("th", { scope: "col", text: "Name" }),
           trials.map(t => h("th", { scope: "col" }, trialLink(t.trialJobId))))),
-        h("tbody", null, rows.map(([name, values]) => h("tr", {
-          class: new Set(values).size > 1 ? "diff" : null, data: { name } },
-        h("th", { scope: "row", text: name }), values.map(v => h("td", { text: v })))))));
+        h("tbody", null, rows.map(([name, values]) => {
+          const differs = new Set(values).size > 1;
+          return h("tr", { class: differs ? "diff" : null, data: { name } },
+            h("th", { scope: "row" }, name, differs ? h("span", { class: "differs", text: " differs" }) : null),
+            values.map(v => h("td", { text: v })));
+        }))));
     };
   };
 })();

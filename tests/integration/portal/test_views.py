@@ -175,6 +175,7 @@ def test_compare_three_trials(tab, study):  # noqa: F811
     header = tab.locator("#compare-table thead").text_content()
     assert all(t in header for t in ids)
     assert tab.locator("#compare-table tr.diff[data-name='a']").count() == 1            # a differs: highlighted
+    assert "differs" in tab.locator("#compare-table tr[data-name='a'] th").inner_text()  # and said, not only coloured
     assert tab.locator("#compare-table tr[data-name='status']:not(.diff)").count() == 1  # all SUCCEEDED
     tab.goto(tab.base + "#/trials")
     tab.click("#clear-selection")
