@@ -134,9 +134,9 @@ def _set_cookie_and_clean(manager: Any) -> Any:
 
 
 def _deny(message: str, status: int) -> Response:
-    import json
+    from nni_remote import compact_json
     if request.path.startswith("/api/"):
-        return Response(json.dumps({"error": message}), status=status, mimetype="application/json")
+        return Response(compact_json.dumps({"error": message}), status=status, mimetype="application/json")
     import html
     page = (f"<!doctype html><meta charset='utf-8'><title>nni-remote: access denied</title>"
             f"<h1>{'Access token needed' if status == 401 else 'Refused'}</h1><p>{html.escape(message)}</p>")
