@@ -202,7 +202,7 @@ def fmt_params(params: Any) -> str:
 
 # -- the group ----------------------------------------------------------------------
 @click.group(cls=_Group, epilog=EXIT_CODES)
-@click.version_option(package_name="nni-remote")
+@click.version_option(None, "--version", "-v", package_name="nni-remote")
 def main() -> None:
     """Run hyper-parameter tuning experiments locally or on many machines over SSH.
 
