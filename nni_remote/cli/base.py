@@ -139,6 +139,19 @@ def exp_dir(exp_id: str) -> str:
     return os.path.join(entry.get("logDir") or os.path.expanduser("~/nni-experiments"), exp_id)
 
 
+def stored(directory: str, meta: Optional[str] = None) -> tuple[dict[str, Any], Optional[str]]:
+    """The latest profile in ``<directory>/db/nni.sqlite`` ({} when none), and the ``meta`` value if asked."""
+    from nni_remote.manager.store import Store
+    db = os.path.join(directory, "db", "nni.sqlite")
+    if not os.path.isfile(db):
+        return {}, None
+    store = Store(db)
+    try:
+        return store.load_profile() or {}, store.get_meta(meta) if meta else None
+    finally:
+        store.close()
+
+
 # -- output -------------------------------------------------------------------------
 def emit(data: Any, as_json: bool, table: Optional[list[list[Any]]] = None,
           headers: Optional[list[str]] = None) -> None:

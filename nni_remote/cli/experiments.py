@@ -12,7 +12,7 @@ import click
 
 from nni_remote.cli.base import (EXIT_FAILED, EXIT_USAGE, CliError, client_for, emit, exp_dir, fmt_duration,
                                  fmt_params, fmt_time, fmt_value, json_option, load_file, main, report,
-                                 resolve)
+                                 resolve, stored)
 from nni_remote.manager import registry
 
 
@@ -239,15 +239,9 @@ def config() -> None:
 def config_show(exp_id: Optional[str], as_json: bool) -> None:
     """The experiment's config as the manager stores it (camelCase JSON; secrets masked)."""
     exp_id = resolve(exp_id)
-    from nni_remote.manager.store import Store
-    db = os.path.join(exp_dir(exp_id), "db", "nni.sqlite")
-    if not os.path.isfile(db):
-        raise CliError(f"experiment {exp_id} has no stored config ({db} does not exist)", EXIT_FAILED)
-    store = Store(db)
-    try:
-        profile = store.load_profile() or {}
-    finally:
-        store.close()
+    profile, _ = stored(exp_dir(exp_id))
+    if not profile:
+        raise CliError(f"experiment {exp_id} has no stored config in {exp_dir(exp_id)}/db", EXIT_FAILED)
     click.echo(json.dumps(profile.get("params"), indent=None if as_json else 4))
 
 

@@ -6,7 +6,6 @@ cannot be reached never hides the others: each gets its own result.
 """
 from __future__ import annotations
 
-import os
 import shlex
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -14,24 +13,16 @@ from typing import Any
 
 def remote_machines(directory: str) -> list[Any]:
     """The machine configs of the experiment stored in ``directory`` (none for a local experiment)."""
+    from nni_remote.cli.base import stored
     from nni_remote.config import ExperimentConfig, SecretBox
-    from nni_remote.manager.store import Store
-    db = os.path.join(directory, "db", "nni.sqlite")
-    if not os.path.isfile(db):
-        return []
-    store = Store(db)
-    try:
-        profile = store.load_profile()
-        blob = store.get_meta("secrets")
-    finally:
-        store.close()
+    profile, blob = stored(directory, "secrets")
     if not profile:
         return []
     params = profile["params"]
     if (params.get("trainingService") or {}).get("platform") != "remote":
         return []
     full = SecretBox().unseal_config(params, blob) if blob else params
-    return list(ExperimentConfig.from_json(full).training_service.machine_list)
+    return list(ExperimentConfig.from_json(full).machines)
 
 
 def remove_host_files(machines: list[Any], exp_id: str) -> list[dict[str, Any]]:

@@ -11,7 +11,7 @@ from typing import Any, Callable, Optional
 import click
 
 from nni_remote.cli.base import (EXIT_EXPERIMENT_ERROR, EXIT_USAGE, CliError, client_for, emit, fmt_value,
-                                 json_option, load_file, main, match_id, report, running_entries)
+                                 json_option, load_file, main, match_id, report, running_entries, stored)
 from nni_remote.config import ExperimentConfig
 from nni_remote.manager import registry
 
@@ -96,16 +96,10 @@ def _existing(exp_id: str, experiment_dir: Optional[str]) -> str:
     if experiment_dir is None or found is not None:
         return found or exp_id
     directory = os.path.abspath(experiment_dir)
-    db = os.path.join(directory, exp_id, "db", "nni.sqlite")
-    if not os.path.isfile(db):
-        raise CliError(f"{db} does not exist: --experiment_dir must be the directory that holds {exp_id}/",
-                       EXIT_USAGE)
-    from nni_remote.manager.store import Store
-    store = Store(db)
-    try:
-        profile = store.load_profile() or {}
-    finally:
-        store.close()
+    profile, _ = stored(os.path.join(directory, exp_id))
+    if not profile:
+        raise CliError(f"{os.path.join(directory, exp_id, 'db', 'nni.sqlite')} holds no experiment: "
+                       f"--experiment_dir must be the directory that holds {exp_id}/", EXIT_USAGE)
     params = profile.get("params") or {}
     service = params.get("trainingService") or {}
     registry.update_entry(exp_id, id=exp_id, port=None, startTime=profile.get("startTime"),
