@@ -78,9 +78,10 @@ def test_every_verb_prints_only_json(code_dir, tmp_path, isolated_home):
         return words
 
     port = free_port()
-    created = js(*verb("create"), "-c", config_file(code_dir, tmp_path), "-p", str(port), "--id", "jsonexp")
+    created = js(*verb("create"), "-c", config_file(code_dir, tmp_path), "-p", str(port), "--id", "jsonexp", "-d")
     assert created["id"] == "jsonexp" and created["url"] == f"http://127.0.0.1:{port}"
     try:
+        assert "debug" in _manager_argv("jsonexp")                 # create --debug: the manager logs at debug
         wait_for(lambda: registry.get_entry("jsonexp")["status"] == "DONE", what="DONE")
         assert [e["id"] for e in js(*verb("experiment", "list"))] == ["jsonexp"]
         assert js(*verb("experiment", "show"))["id"] == "jsonexp"
@@ -178,3 +179,16 @@ def test_human_start_prints_id_and_urls(code_dir, tmp_path, isolated_home):
         assert "Experiment ID: humanexp" in open(exp_log).read()
     finally:
         cli("stop", "humanexp")
+
+
+def test_the_managers_cause_reaches_the_user(code_dir, tmp_path, isolated_home):
+    (code_dir / "broken_tuner.py").write_text("raise ImportError('this tuner cannot load')\n")
+    path = config_file(code_dir, tmp_path)
+    text = open(path).read().replace("  name: Random\n", f"  className: broken_tuner.Tuner\n  codeDirectory: {code_dir}\n")
+    with open(path, "w") as f:
+        f.write(text)
+    failed = js("create", "-c", path, "-p", str(free_port()), code=2)
+    assert "cannot load" in failed["error"] and "<" not in failed["error"]
+    human = cli("create", "-c", path, "-p", str(free_port()), code=2)
+    assert "cannot load" in human.stderr and "<!doctype" not in human.output.lower()
+    assert registry.all_entries() == {}                           # refused: no STOPPED entry left behind
