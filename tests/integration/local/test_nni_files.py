@@ -26,6 +26,12 @@ IMPORTED_BODY = ('[{"parameter":{"x":0.25,"y":"beta"},"value":0.0625},'
 IMPORTED_ANSWER = ('["[{\\"parameter\\":{\\"x\\":0.25,\\"y\\":\\"beta\\"},\\"value\\":0.0625},'
                    '{\\"parameter\\":{\\"x\\":0.5,\\"y\\":\\"alpha\\"},\\"value\\":{\\"default\\":0.25,\\"other\\":1}}]"]')
 
+# NNI 3.0's GET /experiment: the order of the config's keys
+NNI_PARAMS_ORDER = ["experimentName", "experimentType", "searchSpace", "trialCommand", "trialCodeDirectory",
+                    "trialConcurrency", "maxTrialNumber", "useAnnotation", "debug", "logLevel",
+                    "experimentWorkingDirectory", "tuner", "trainingService"]
+NNI_SERVICE_ORDER = ["platform", "trialCommand", "trialCodeDirectory", "debug", "maxTrialNumberPerGpu", "reuseMode"]
+
 DEMO_TUNER = textwrap.dedent('''
     import logging, random
     from nni.tuner import Tuner
@@ -65,6 +71,9 @@ def test_nni_bodies_are_compact_with_nni_key_order(live):  # noqa: F811
         ours = json.loads(text)
         assert text == compact_json.dumps(ours), f"{route}: not NNI's serialisation: {text[:120]}"
         _same_order(ours, NNI[sample], route)
+    params = api.nni("experiment")["params"]
+    _same_order(params, dict.fromkeys(NNI_PARAMS_ORDER), "experiment.params")
+    _same_order(params["trainingService"], dict.fromkeys(NNI_SERVICE_ORDER), "experiment.params.trainingService")
     for route in ("trial-jobs", "metric-data", "experiments-info", "trial-jobs/nosuch"):
         text = api.call("GET", "/api/v1/nni/" + route).text
         assert text == compact_json.dumps(json.loads(text)), route
