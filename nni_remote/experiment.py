@@ -80,8 +80,9 @@ def _portal_urls(port: int, manager_ip: Optional[str], exp_dir: str) -> list[str
     """Loopback first; with ``nniManagerIp``, its URL carries the access token (Jupyter style)."""
     urls = [f"http://127.0.0.1:{port}"]
     if manager_ip:
-        from nni_remote.server import access
-        urls += access.portal_urls([manager_ip], port, access.read_token(exp_dir))
+        from nni_remote.common.tokens import read_token
+        from nni_remote.server.access import portal_urls
+        urls += portal_urls([manager_ip], port, read_token(exp_dir))
     return urls
 
 

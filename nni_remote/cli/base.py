@@ -16,7 +16,7 @@ import click
 
 from nni_remote.client import AccessDenied, RestClient
 from nni_remote.errors import ConfigError, ExperimentNotFound, ExperimentNotRunning, NniRemoteError, TrialNotFound
-from nni_remote.manager import registry
+from nni_remote.common import registry
 
 EXIT_FAILED, EXIT_USAGE, EXIT_NOT_RUNNING, EXIT_EXPERIMENT_ERROR, EXIT_DENIED = 1, 2, 3, 4, 5
 EXIT_CODES = """\b

@@ -15,7 +15,7 @@ import click
 
 from nni_remote.cli.base import (EXIT_FAILED, EXIT_NOT_RUNNING, CliError, client_for, emit, exp_dir, json_option,
                                  main, resolve, running_entries)
-from nni_remote.manager import registry
+from nni_remote.common import registry
 
 
 @main.group()
