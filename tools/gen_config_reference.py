@@ -106,6 +106,8 @@ def type_name(annotation: Any) -> str:
     if annotation is typing.Any:
         return "any"
     name = getattr(annotation, "__name__", str(annotation))
+    if isinstance(annotation, type) and annotation.__subclasses__() and name.endswith("Config"):
+        return " or ".join(sub.__name__ for sub in annotation.__subclasses__()) + " (by `platform`)"
     return {"str": "string", "bool": "boolean", "SecretStr": "string (secret)"}.get(name, name)
 
 
