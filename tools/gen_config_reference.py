@@ -106,8 +106,9 @@ def type_name(annotation: Any) -> str:
     if annotation is typing.Any:
         return "any"
     name = getattr(annotation, "__name__", str(annotation))
-    if isinstance(annotation, type) and annotation.__subclasses__() and name.endswith("Config"):
-        return " or ".join(sub.__name__ for sub in annotation.__subclasses__()) + " (by `platform`)"
+    subs = [c for c in getattr(annotation, "__subclasses__", list)() if c.__module__.startswith("nni_remote.")]
+    if subs and name.endswith("Config"):   # the platforms' configs (not ones a test registers)
+        return " or ".join(sub.__name__ for sub in subs) + " (by `platform`)"
     return {"str": "string", "bool": "boolean", "SecretStr": "string (secret)"}.get(name, name)
 
 
