@@ -150,6 +150,11 @@ class Controller:
             profile["nextSequenceId"] = self.next_sequence_id()
             return profile
 
+    def status_snapshot(self) -> tuple[str, list[str]]:
+        """(status, errors) at one instant: what clients poll many times a second, so nothing more."""
+        with self.lock:
+            return self.status, list(self.errors)
+
     def snapshot(self, trials: bool = True) -> ExperimentSnapshot:
         """Everything REST reads, copied under the lock at one instant (see read_model.py)."""
         with self.lock:

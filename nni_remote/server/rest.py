@@ -58,8 +58,8 @@ def check_status() -> Response:
     ctl = manager().controller
     if ctl is None:
         return Response("INITIALIZING", mimetype="text/plain")
-    snap = ctl.snapshot(trials=False)
-    return json_response({"status": snap.status, "errors": list(snap.errors)})
+    status, errors = ctl.status_snapshot()
+    return json_response({"status": status, "errors": errors})
 
 
 @bp.get("/experiment")
