@@ -10,8 +10,9 @@ hidden behind a tmpfs, so nothing leaks through a shared filesystem. Faults
 
 Rules kept here: standard library only, Python 3.9+, needs root, iproute2,
 nftables, util-linux ``unshare``/``nsenter``/``setpriv`` and openssh-server.
-Everything created is marked ``nrrig`` (names, GECOS, nft table) and only
-marked things are ever removed.
+Everything created is marked ``nrrig`` (names, GECOS, nft table, the iptables
+comment) and only marked things are ever removed. Beside Docker (FORWARD policy
+DROP), the rig's own FORWARD rule keeps traffic between its hosts flowing.
 
 Each host also gets its own PID namespace (``unshare --pid --fork``) with sshd
 as its init. That makes a host one machine in every sense a test can observe,

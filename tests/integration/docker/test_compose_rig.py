@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 import yaml
@@ -29,6 +30,10 @@ TRIAL = textwrap.dedent('''
         time.sleep(float(p["sleep"]) / 4)
     nni.report_final_result({"default": p["x"], "user": getpass.getuser(), "host": socket.gethostname()})
 ''')
+
+
+def step(t0: float, what: str) -> None:
+    print(f"[{time.monotonic() - t0:6.1f} s] {what}", flush=True)  # shown with -s: where the time goes
 
 
 def run(argv: list[str], env: dict, timeout: float = 900) -> str:
@@ -57,12 +62,14 @@ def test_readme_flow_experiment_survives_a_killed_worker(docker_engine, tmp_path
                NNI_REMOTE_SUSPECT_AFTER="2", NNI_REMOTE_LOST_AFTER="4")  # lost-host detection in seconds
     workdir = tmp_path / "rig"
     rig_cli = [sys.executable, os.path.join(REPO, "deploy", "dockerrig.py")]
+    t0 = time.monotonic()
     try:
         proc = subprocess.run(rig_cli + ["up", "3", "--workdir", str(workdir)], env=env, capture_output=True,
                               text=True, timeout=900, cwd=REPO)
         if proc.returncode != 0 and "baseimage" in proc.stderr and "debootstrap" in proc.stderr:
             pytest.skip(f"no base image for the workers: {proc.stderr.strip()}")
         assert proc.returncode == 0, proc.stdout + proc.stderr
+        step(t0, "rig up")
         state = json.loads((workdir / "state.json").read_text())
         workers = state["workers"]
         assert len(workers) == 3 and all(w["address"].startswith("198.18.") for w in workers), workers
@@ -83,6 +90,7 @@ def test_readme_flow_experiment_survives_a_killed_worker(docker_engine, tmp_path
         port = free_port()
         run([sys.executable, "-m", "nni_remote.cli", "create", "--config", str(tmp_path / "config.yml"),
              "--port", str(port)], env)
+        step(t0, "experiment created")
         exp = Experiment.connect(port)
         experiments.append(exp)
         hosts = [w["host"] for w in workers]
@@ -91,9 +99,11 @@ def test_readme_flow_experiment_survives_a_killed_worker(docker_engine, tmp_path
                                    if j.status == "RUNNING" and j.machine == victim["host"]],
                           timeout=240, what="trials running on worker 3")
         run(rig_cli + ["kill", "3", "--workdir", str(workdir)], env)     # docker kill, mid-trial
+        step(t0, f"worker 3 killed with {len(doomed)} trial(s) running")
 
         status = wait_for(lambda: exp.get_status() in ("DONE", "ERROR") and exp.get_status(), timeout=300,
                           interval=0.5, what="the experiment to end")
+        step(t0, f"experiment {status}")
         jobs = exp.list_trial_jobs()
         assert status == "DONE", [(j.trialJobId, j.status, j.message) for j in jobs]
         assert len(jobs) == 12 and sum(j.status == "SUCCEEDED" for j in jobs) == 12, \
@@ -115,6 +125,7 @@ def test_readme_flow_experiment_survives_a_killed_worker(docker_engine, tmp_path
         if (workdir / "state.json").exists():
             project = json.loads((workdir / "state.json").read_text())["project"]
             subprocess.run(rig_cli + ["down", "--workdir", str(workdir)], env=env, capture_output=True, timeout=300)
+            step(t0, "rig down")
     assert project is not None
     assert leftovers(docker_engine.env, project) == []
     assert not (workdir / "state.json").exists() and not (workdir / "keys").exists()
