@@ -9,7 +9,7 @@ Debian's own packages::
 
 ``MIRROR`` is the Debian mirror of this machine's apt sources (``/etc/apt/sources.list.d/*.sources``
 or ``sources.list``). The root file system is kept as a tarball in the cache
-(``$NNI_REMOTE_CI_CACHE/docker`` or ``~/.cache/nni-remote-ci/docker``), so debootstrap (about a
+(``$NNI_REMOTE_CI_CACHE/docker`` or ``~/.cache/nni-remote-ci/docker`` of the account), so debootstrap (about a
 minute) runs once and every later daemon only imports it (seconds). Standard library only.
 
 CLI: ``python3 deploy/baseimage.py [--tarball-only]`` prints the image name to use.
@@ -44,7 +44,9 @@ class BaseImageError(RuntimeError):
 
 def cache_dir() -> Path:
     """Where the offline root file system tarball is kept between runs."""
-    root = os.environ.get("NNI_REMOTE_CI_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "nni-remote-ci")
+    import pwd  # the account's home, not $HOME: a test's isolated HOME must still find the cache
+    root = os.environ.get("NNI_REMOTE_CI_CACHE") or os.path.join(pwd.getpwuid(os.getuid()).pw_dir, ".cache",
+                                                                 "nni-remote-ci")
     return Path(root) / "docker"
 
 

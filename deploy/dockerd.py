@@ -147,12 +147,12 @@ def _remove_docker_firewall(tables_before: Dict[str, List[str]]) -> None:
     """Delete the chains (and jumps to them) Docker created that were not there before it started."""
     for table in ("filter", "nat"):
         new = [c for c in _docker_chains(table) if c not in tables_before.get(table, [])]
-        if not new:
-            continue
         for line in _ipt("-S", table=table).stdout.splitlines():
             words = line.split()
+            gone_bridge = any(re.fullmatch(r"br-[0-9a-f]{12}", w) and not os.path.exists(f"/sys/class/net/{w}")
+                              for w in words)  # a Docker network's rule whose bridge is gone
             if line.startswith("-A ") and words[1] not in new and ("-j" in words and words[words.index("-j") + 1] in new
-                                                                   or "docker0" in words):
+                                                                   or "docker0" in words or gone_bridge):
                 _ipt("-D", *words[1:], table=table)
             if line.startswith("-A POSTROUTING") and "MASQUERADE" in words and re.search(OUR_NET, line):
                 _ipt("-D", *words[1:], table=table)

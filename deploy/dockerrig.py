@@ -33,7 +33,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import baseimage  # noqa: E402
@@ -108,7 +108,8 @@ class DockerRig:
     """
 
     def __init__(self, workdir: Union[str, os.PathLike], *, engine: Optional[dockerd.Engine] = None,
-                 project: Optional[str] = None, address: str = "auto") -> None:
+                 project: Optional[str] = None, address: str = "auto",
+                 progress: Optional[Callable[[str], None]] = None) -> None:
         if address not in ("auto", "direct", "published"):
             raise DockerRigError(f"address must be auto, direct or published, not {address!r}")
         self.workdir = Path(workdir).resolve()
@@ -122,6 +123,12 @@ class DockerRig:
         self.vars: Dict[str, str] = {}
         self.base_made_here = False
         self.engine_started_here = False
+        self._progress = progress
+        self._t0 = time.monotonic()
+
+    def _say(self, what: str) -> None:
+        if self._progress is not None:
+            self._progress(f"[{time.monotonic() - self._t0:5.1f} s] {what}")
 
     def __enter__(self) -> "DockerRig":
         return self
@@ -185,6 +192,7 @@ class DockerRig:
         if self.engine is None:
             self.engine = dockerd.find_or_start_engine(self.workdir / "engine")
             self.engine_started_here = self.engine.started
+            self._say("started a private dockerd" if self.engine.started else "using the running Docker engine")
         self._save_state()
         self.compose = compose_command(self.engine.env) or []
         if not self.compose:
@@ -194,15 +202,20 @@ class DockerRig:
             subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "nni-remote-head", "-f",
                             str(self.key_file)], check=True, capture_output=True, timeout=60)
         base, self.base_made_here = baseimage.ensure_base_image(self.engine.env)
+        self._say(f"base image {base}" + (" (made offline)" if self.base_made_here else ""))
         self.vars = {"NNI_RIG_BASE_IMAGE": base, "NNI_RIG_IMAGE": f"nni-remote-worker:{self.project}",
                      "NNI_RIG_SUBNET": os.environ.get("NNI_RIG_SUBNET") or self._free_subnet(),
                      "NNI_RIG_AUTHORIZED_KEY": Path(f"{self.key_file}.pub").read_text().strip()}
         self._save_state()
-        self.compose_run("up", "-d", "--build", "--scale", f"worker={n}")
+        self.compose_run("build")
+        self._say(f"built {self.vars['NNI_RIG_IMAGE']}")
+        self.compose_run("up", "-d", "--scale", f"worker={n}")
+        self._say(f"started {n} worker(s) on {self.vars['NNI_RIG_SUBNET']}")
         self._discover()
         for w in self.workers:
             self._wait_ready(w)
         self._write_head_files()
+        self._say("workers answer SSH; config.yml and known_hosts written")
 
     def _free_subnet(self) -> str:
         ids = self.docker("network", "ls", "-q").split()
@@ -350,6 +363,7 @@ class DockerRig:
                     self.docker("unpause", w.container, check=False)
             try:
                 self.compose_run("down", "-v", "--rmi", "all", "--remove-orphans", "-t", "2")
+                self._say("containers, network, volumes and the worker image removed")
             except DockerRigError as exc:
                 errors.append(str(exc))
             if self.base_made_here and self.engine is not None and not self.engine_started_here:
@@ -380,7 +394,8 @@ class DockerRig:
         os.chmod(path, 0o600)
 
     @classmethod
-    def load(cls, workdir: Union[str, os.PathLike]) -> "DockerRig":
+    def load(cls, workdir: Union[str, os.PathLike], progress: Optional[Callable[[str], None]] = None
+             ) -> "DockerRig":
         """Re-open a rig started by another process (the CLI) from ``workdir/state.json``."""
         path = Path(workdir).resolve() / "state.json"
         try:
@@ -391,7 +406,7 @@ class DockerRig:
         eng = state.get("engine")
         engine = dockerd.Engine(eng["host"], Path(eng["dir"]) if eng.get("dir") else None,
                                 started=state["engine_started_here"]) if eng else None
-        rig = cls(workdir, engine=engine, project=state["project"], address=state["address"])
+        rig = cls(workdir, engine=engine, project=state["project"], address=state["address"], progress=progress)
         rig.compose, rig.vars = state["compose"], state["vars"]
         rig.base_made_here, rig.engine_started_here = state["base_made_here"], state["engine_started_here"]
         rig.workers = [Worker(**w) for w in state["workers"]]
@@ -419,6 +434,10 @@ def _print_rig(rig: DockerRig) -> None:
         print(f"try: ssh -i {rig.key_file} -o UserKnownHostsFile={rig.known_hosts} -p {w.port} {USER}@{w.host} id")
 
 
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="dockerrig.py", description="sshd worker containers for nni-remote.")
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -435,11 +454,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.cmd == "up":
-            rig = DockerRig(args.workdir, address=args.address)
+            rig = DockerRig(args.workdir, address=args.address, progress=_stderr)
             rig.up(args.n)
             _print_rig(rig)
         else:
-            rig = DockerRig.load(args.workdir)
+            rig = DockerRig.load(args.workdir, progress=_stderr)
             if args.cmd == "down":
                 rig.down()
                 print(f"docker rig {rig.project} is down")

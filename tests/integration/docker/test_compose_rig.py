@@ -18,7 +18,8 @@ import yaml
 
 from nni_remote import Experiment
 from tests.conftest import free_port
-from tests.integration.docker.conftest import REPO
+from nni_remote.services.ssh import SshConnection, SshTarget
+from tests.integration.docker.conftest import REPO, dockerrig
 from tests.integration.local.conftest import wait_for
 
 TRIAL = textwrap.dedent('''
@@ -66,9 +67,10 @@ def test_readme_flow_experiment_survives_a_killed_worker(docker_engine, tmp_path
     try:
         proc = subprocess.run(rig_cli + ["up", "3", "--workdir", str(workdir)], env=env, capture_output=True,
                               text=True, timeout=900, cwd=REPO)
-        if proc.returncode != 0 and "baseimage" in proc.stderr and "debootstrap" in proc.stderr:
+        if proc.returncode != 0 and "to make a base offline" in proc.stderr:
             pytest.skip(f"no base image for the workers: {proc.stderr.strip()}")
         assert proc.returncode == 0, proc.stdout + proc.stderr
+        print(proc.stderr, end="")
         step(t0, "rig up")
         state = json.loads((workdir / "state.json").read_text())
         workers = state["workers"]
@@ -120,6 +122,24 @@ def test_readme_flow_experiment_survives_a_killed_worker(docker_engine, tmp_path
         assert ran_on == set(hosts), (ran_on, hosts)              # every worker ran trials
         assert len({f["host"] for f in finals}) >= 2
         exp.stop()
+
+        # the other faults, through the same CLI: a frozen host, a partition, and the killed one back
+        def answers(w: dict) -> bool:
+            return dockerrig._ssh_banner(w["host"], w["port"], timeout=3)
+
+        run(rig_cli + ["pause", "1", "--workdir", str(workdir)], env)
+        run(rig_cli + ["partition", "2", "--workdir", str(workdir)], env)
+        assert not answers(workers[0]) and not answers(workers[1])
+        for i in ("1", "3"):
+            run(rig_cli + ["restart", i, "--workdir", str(workdir)], env)
+        run(rig_cli + ["heal", "2", "--workdir", str(workdir)], env)
+        assert wait_for(lambda: all(answers(w) for w in workers), timeout=60, what="every worker back")
+        for w in (workers[0], victim):  # same address, same host key (checked against known_hosts), user nni
+            target = SshTarget(host=w["host"], port=w["port"], user="nni", key_file=str(workdir / "keys/id_ed25519"),
+                               known_hosts=str(workdir / "known_hosts"))
+            with SshConnection(target) as conn:
+                assert conn.run("id -un").stdout.strip() == "nni"
+        step(t0, "pause, partition, restart and heal checked")
     finally:
         project = None
         if (workdir / "state.json").exists():
