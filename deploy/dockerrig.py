@@ -213,6 +213,8 @@ class DockerRig:
         self._say(f"started {n} worker(s) on {self.vars['NNI_RIG_SUBNET']}")
         self._discover()
         for w in self.workers:
+            self._pin_address(w)
+        for w in self.workers:
             self._wait_ready(w)
         self._write_head_files()
         self._say("workers answer SSH; config.yml and known_hosts written")
@@ -234,6 +236,13 @@ class DockerRig:
         self.workers = [Worker(index=i, container=name, address="", published_port=0, host="", port=22)
                         for i, name in found]
         self._save_state()
+
+    def _pin_address(self, w: Worker) -> None:
+        """Reconnect the worker with its address fixed, so a restart (its or another's) keeps every address."""
+        self._inspect(w)
+        net = f"{self.project}_rig"
+        self.docker("network", "disconnect", "--force", net, w.container)
+        self.docker("network", "connect", "--ip", w.address, net, w.container)
 
     def _inspect(self, w: Worker) -> None:
         info = json.loads(self.docker("inspect", w.container))[0]
@@ -339,8 +348,7 @@ class DockerRig:
         w = self.worker(key)
         if w.state == "paused":
             self.docker("unpause", w.container)
-        if w.state in ("killed", "partitioned"):  # pin the old address before it starts again
-            self.docker("network", "disconnect", "--force", f"{self.project}_rig", w.container, check=False)
+        if w.state == "partitioned":
             self.docker("network", "connect", "--ip", w.address, f"{self.project}_rig", w.container)
         self.docker("restart", "-t", "2", w.container)
         self._wait_ready(w)
