@@ -2,7 +2,8 @@
 
 ``docker_engine`` (session): the engine ``docker info`` answers (``$DOCKER_HOST``, as ``.ci/run``
 exports it), else a private ``dockerd`` (vfs storage, 198.18/15 pools) started for the session and
-stopped at its end, firewall restored. ``dockerrig``: the ``deploy/dockerrig.py`` module.
+stopped at its end, firewall restored. ``worker_base`` (session): the workers' base image, made
+(or found) once. ``dockerd``, ``baseimage``, ``dockerrig``: the modules of ``deploy/``.
 
 Where Docker cannot run (no docker CLI or Compose, not root, no cgroups, no dockerd) these tests
 skip with a message naming what is missing (never silently).
@@ -12,6 +13,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 from typing import Any, Optional
@@ -65,3 +67,15 @@ def docker_engine() -> Any:
         yield engine
     finally:
         engine.stop()
+
+
+@pytest.fixture(scope="session")
+def worker_base(docker_engine: Any) -> Any:
+    """The workers' base image on the engine, made once per session; removed at its end if made here."""
+    try:
+        base, made_here = baseimage.ensure_base_image(docker_engine.env)
+    except baseimage.BaseImageError as exc:
+        pytest.skip(f"no base image for the rig's workers: {exc}")
+    yield base
+    if made_here:
+        subprocess.run(["docker", "rmi", base], env=docker_engine.env, capture_output=True, timeout=120)
