@@ -340,8 +340,8 @@ class DockerRig:
         """Undo :meth:`partition`: reconnect at the same address."""
         w = self.worker(key)
         self.docker("network", "connect", "--ip", w.address, f"{self.project}_rig", w.container)
-        w.state = "up"
-        self._save_state()
+        self._wait_ready(w)  # its published port may have changed
+        self._write_head_files()
 
     def restart(self, key: Union[int, str, Worker]) -> None:
         """Bring the worker back from any fault (or reboot it): same address and host key, fresh processes."""

@@ -133,8 +133,11 @@ def test_readme_flow_experiment_survives_a_killed_worker(docker_engine, worker_b
             run(rig_cli + ["restart", i, "--workdir", str(workdir)], env)
         run(rig_cli + ["heal", "2", "--workdir", str(workdir)], env)
         assert wait_for(lambda: all(answers(w) for w in workers), timeout=60, what="every worker back")
-        for w in (workers[0], victim):  # same address, same host key (checked against known_hosts), user nni
-            target = SshTarget(host=w["host"], port=w["port"], user="nni", key_file=str(workdir / "keys/id_ed25519"),
+        now = {w["index"]: w for w in json.loads((workdir / "state.json").read_text())["workers"]}
+        reach = [(w["host"], w["port"]) for w in (workers[0], victim)]  # same address and host key as before
+        reach.append(("127.0.0.1", now[2]["published_port"]))             # the Docker Desktop way in
+        for host, port in reach:
+            target = SshTarget(host=host, port=port, user="nni", key_file=str(workdir / "keys/id_ed25519"),
                                known_hosts=str(workdir / "known_hosts"))
             with SshConnection(target) as conn:
                 assert conn.run("id -un").stdout.strip() == "nni"
