@@ -171,6 +171,8 @@ class DockerRig:
             raise DockerRigError("this rig is already up; create another DockerRig for more workers")
         if n < 1:
             raise DockerRigError("a rig needs at least one worker")
+        if (self.workdir / "state.json").exists():  # checked before anything that a failure would undo
+            raise DockerRigError(f"a rig is already up in {self.workdir}; run `down` first (or use another --workdir)")
         missing = missing_requirements() if self.engine is None else []
         if missing:
             raise DockerRigError("cannot start the Docker rig, missing: " + "; ".join(missing))
@@ -187,8 +189,6 @@ class DockerRig:
     def _up(self, n: int) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.workdir, 0o700)
-        if (self.workdir / "state.json").exists():
-            raise DockerRigError(f"a rig is already up in {self.workdir}; run `down` first")
         if self.engine is None:
             self.engine = dockerd.find_or_start_engine(self.workdir / "engine")
             self.engine_started_here = self.engine.started

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import re
 
+import pytest
 import yaml
 
 from tests.integration.docker.conftest import REPO, baseimage, dockerd, dockerrig
@@ -50,3 +51,14 @@ def test_worker_machine_config_is_an_nni_v2_machine():
                          host="198.18.240.2", port=22)
     assert w.machine_config("/k", "/kh") == {"host": "198.18.240.2", "port": 22, "user": "nni",
                                              "sshKeyFile": "/k", "knownHosts": "/kh"}
+
+
+def test_rig_refuses_bad_input_before_touching_anything(tmp_path):
+    with pytest.raises(dockerrig.DockerRigError, match="auto, direct or published"):
+        dockerrig.DockerRig(tmp_path, address="lan")
+    (tmp_path / "state.json").write_text("{}")       # a rig is up there: its files must survive the refusal
+    with pytest.raises(dockerrig.DockerRigError, match="already up"):
+        dockerrig.DockerRig(tmp_path).up(3)
+    assert (tmp_path / "state.json").read_text() == "{}"
+    with pytest.raises(dockerrig.DockerRigError, match="no Docker rig state"):
+        dockerrig.DockerRig.load(tmp_path / "elsewhere")
