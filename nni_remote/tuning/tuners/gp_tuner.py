@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib.util
+
 import optuna
 
 from ...errors import TunerError
@@ -9,7 +10,6 @@ from ._common import check_choice, check_number
 from ._optuna import OptunaTuner, quiet_optuna
 
 __all__ = ["GpTuner"]
-
 
 
 class GpTuner(OptunaTuner):
@@ -32,7 +32,8 @@ class GpTuner(OptunaTuner):
         if not hasattr(optuna.samplers, "GPSampler"):
             raise TunerError(f"GP needs optuna.samplers.GPSampler (Optuna >= 3.6); found Optuna {optuna.__version__}")
         if missing:
-            raise TunerError(f"GP needs {' and '.join(missing)} on the head node: pip install {' '.join(missing)}")
+            raise TunerError(f"GP needs {' and '.join(missing)}, not installed for the manager's Python; "
+                             "to enable it: pip install 'nni-remote[gp]'")
 
     def _make_sampler(self) -> optuna.samplers.BaseSampler:
         with quiet_optuna():
