@@ -25,7 +25,7 @@ from .advisor import ensure_advisor, is_advisor_class, prepare_advisor_import
 from .base import Assessor, Tuner
 from .registry import BUILTIN_ASSESSORS, BUILTIN_TUNERS, Builtin, kind_of, lookup
 
-__all__ = ["create_assessor", "create_tuner"]
+__all__ = ["create_assessor", "create_tuner", "import_algorithm_module"]
 
 _PLACEHOLDER = "_none_"
 
@@ -103,7 +103,7 @@ def _builtin(entry: Builtin, class_args: dict[str, Any], label: str) -> Any:
     if missing:
         raise TunerError(f"{label} needs {' and '.join(missing)}, not installed for the manager's Python "
                          f"({sys.executable}); to enable it: {entry.install}")
-    module = _import(entry.module, None, label)
+    module = import_algorithm_module(entry.module, None, label)
     cls = getattr(module, entry.class_name, None)
     if cls is None:
         raise TunerError(f"{label}: module {entry.module!r} has no attribute {entry.class_name!r}")
@@ -116,7 +116,7 @@ def _builtin(entry: Builtin, class_args: dict[str, Any], label: str) -> Any:
 def _validate(validator: str, args: dict[str, Any], label: str) -> None:
     """Run a registered ``classArgsValidator`` on the classArgs, as nnictl does before starting."""
     module_name, _, attr = validator.rpartition(".")
-    checker = getattr(_import(module_name, None, f"{label} classArgsValidator"), attr, None)
+    checker = getattr(import_algorithm_module(module_name, None, f"{label} classArgsValidator"), attr, None)
     if checker is None:
         raise TunerError(f"{label}: classArgsValidator {validator!r} not found")
     try:
@@ -148,14 +148,14 @@ def _load_class(spec: AlgoSpec, kind: str) -> Any:
     module_name, _, attr = spec.class_name.rpartition(".")
     if not module_name or not attr:
         raise TunerError(f"{kind} className must be 'module.Class', got {spec.class_name!r}")
-    module = _import(module_name, spec.code_directory, f"{kind} class {spec.class_name!r}")
+    module = import_algorithm_module(module_name, spec.code_directory, f"{kind} class {spec.class_name!r}")
     cls = getattr(module, attr, None)
     if cls is None:
         raise TunerError(f"{kind} class {spec.class_name!r}: module {module_name!r} has no attribute {attr!r}")
     return cls
 
 
-def _import(module_name: str, code_directory: str | None, label: str) -> Any:
+def import_algorithm_module(module_name: str, code_directory: str | None, label: str) -> Any:
     """Import ``module_name`` (``code_directory`` on ``sys.path``; the trial agent's ``nni`` if none is installed)."""
     if code_directory:
         folder = os.path.abspath(code_directory)

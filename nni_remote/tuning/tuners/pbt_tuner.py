@@ -101,11 +101,12 @@ class PbtTuner(BuiltinTuner):
         ranked = sorted(self.population, key=lambda m: float("inf") if m.loss is None else m.loss)
         cutoff = int(-(-self.fraction * len(ranked) // 1))
         tops, bottoms = ranked[:cutoff], ranked[len(ranked) - cutoff:] if cutoff else []
+        saved = {m.index: (m.save, dict(m.internal)) for m in ranked}
         for member in ranked:
             if member in bottoms and tops:
                 top = tops[int(self.rng.integers(len(tops)))]
-                member.internal = {k: self._explore(self.specs[k], v) for k, v in top.internal.items()}
-                member.load = top.save
+                member.load, internal = saved[top.index]
+                member.internal = {k: self._explore(self.specs[k], v) for k, v in internal.items()}
             else:
                 member.load = member.save
             member.save = os.path.join(member.folder, str(self.step))
