@@ -201,5 +201,6 @@ def ensure_advisor(obj: Any, label: str) -> AdvisorAdapter:
     missing = [m for m in ("handle_initialize", "handle_request_trial_jobs", "handle_report_metric_data",
                            "handle_trial_end") if not callable(getattr(obj, m, None))]
     if missing:
-        raise TunerError(f"advisor {label}: missing {', '.join(missing)}")
+        raise TunerError(f"advisor {label!r} lacks {', '.join(missing)}: an advisor implements the handlers of "
+                         "NNI's MsgDispatcherBase (subclass nni.runtime.msg_dispatcher_base.MsgDispatcherBase)")
     return AdvisorAdapter(obj, label)

@@ -100,7 +100,7 @@ class MetisTuner(BuiltinTuner):
         self._require_space()
         dims = len(self.specs)
         if len(self.losses) < self.cold_start_num:
-            return self._remember(self.rng.random(dims))
+            return self._remember(self._fresh_random(dims))
         x, y = np.array(self.xs), np.array(self.losses)
         gp = GaussianProcess().fit(x, y)
         points = self._candidates(x, y, dims)
@@ -110,7 +110,7 @@ class MetisTuner(BuiltinTuner):
         if not self.no_candidates:
             choice = self._best_candidate(x, y, points, mu, sigma, float(mu.min()))
         if self._key(optimum) in self.tried or self.rng.random() <= self.exploration_probability:
-            return self._remember(choice if choice is not None else self.rng.random(dims))
+            return self._remember(choice if choice is not None else self._fresh_random(dims))
         return self._remember(optimum)
 
     def _candidates(self, x: np.ndarray, y: np.ndarray, dims: int) -> np.ndarray:
@@ -139,6 +139,14 @@ class MetisTuner(BuiltinTuner):
                       outcome: float) -> float:
         gp = GaussianProcess().fit(np.vstack([x, candidate]), np.append(y, outcome))
         return float(gp.predict(points)[0].min())
+
+    def _fresh_random(self, dims: int) -> np.ndarray:
+        """A random point not tried yet (a tried one when 100 draws find none: small discrete spaces)."""
+        for _ in range(100):
+            vector = self.rng.random(dims)
+            if self._key(vector) not in self.tried:
+                return vector
+        return vector
 
     def _key(self, vector: np.ndarray) -> str:
         return canonical_key(self._params(vector))
