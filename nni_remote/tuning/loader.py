@@ -23,7 +23,7 @@ from ..errors import TunerError
 from .adapters import AssessorAdapter, TunerAdapter
 from .advisor import ensure_advisor, is_advisor_class, prepare_advisor_import
 from .base import Assessor, Tuner
-from .registry import BUILTIN_ASSESSORS, BUILTIN_TUNERS, Builtin, kind_of, lookup
+from .registry import BUILTIN_ASSESSORS, BUILTIN_TUNERS, Builtin, kind_of, lookup, missing_requirements
 
 __all__ = ["create_assessor", "create_tuner", "import_algorithm_module"]
 
@@ -99,7 +99,7 @@ def _wrap_assessor(obj: Any, label: str) -> Assessor:
 
 
 def _builtin(entry: Builtin, class_args: dict[str, Any], label: str) -> Any:
-    missing = [m for m in entry.requires if importlib.util.find_spec(m) is None]
+    missing = missing_requirements(entry)
     if missing:
         raise TunerError(f"{label} needs {' and '.join(missing)}, not installed for the manager's Python "
                          f"({sys.executable}); to enable it: {entry.install}")

@@ -14,7 +14,8 @@ from typing import Any, Mapping, NamedTuple
 
 from ..errors import TunerError
 
-__all__ = ["ALIASES", "BUILTIN_ASSESSORS", "BUILTIN_TUNERS", "Builtin", "kind_of", "lookup", "primary_names"]
+__all__ = ["ALIASES", "BUILTIN_ASSESSORS", "BUILTIN_TUNERS", "Builtin", "kind_of", "lookup", "missing_requirements",
+           "primary_names"]
 
 _NNI = "pip install nni==3.0"
 
@@ -104,12 +105,25 @@ ALIASES = {"BatchTuner": "Batch", "GPTuner": "GP", "MetisTuner": "Metis", "PBTTu
            "PPOTuner": "PPO", "CMA-ES": "CMAES"}
 
 
+def missing_requirements(entry: Builtin) -> list[str]:
+    """The packages of ``entry.requires`` the manager's Python cannot import (the trial agent's ``nni``
+    module, once loaded for a user's class, is not NNI's)."""
+    import importlib.util
+    import sys
+    missing = []
+    for module in entry.requires:
+        if module == "nni" and getattr(sys.modules.get("nni"), "__version__", None) == "nni-remote-shim":
+            missing.append(module)
+        elif importlib.util.find_spec(module) is None:
+            missing.append(module)
+    return missing
+
+
 def primary_names(table: Mapping[str, Builtin], *, runnable_here: bool = False) -> list[str]:
     """The names of ``table`` without aliases; ``runnable_here`` keeps those whose packages are importable."""
-    import importlib.util
     names = [name for name in table if name not in ALIASES]
     if runnable_here:
-        names = [n for n in names if all(importlib.util.find_spec(m) is not None for m in table[n].requires)]
+        names = [n for n in names if not missing_requirements(table[n])]
     return names
 
 

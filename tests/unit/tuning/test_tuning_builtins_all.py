@@ -9,7 +9,7 @@ import pytest
 
 from nni_remote.errors import SearchSpaceError, TunerError
 from nni_remote.tuning import BUILTIN_TUNERS, NotReady, create_tuner
-from nni_remote.tuning.registry import ALIASES, primary_names
+from nni_remote.tuning.registry import ALIASES, missing_requirements, primary_names
 from .tuning_spaces import in_space
 
 NNI_30_HPO_NAMES = {"PPO", "SMAC", "TPE", "TPE_legacy", "Random", "Anneal", "Evolution", "Batch", "GridSearch",
@@ -22,7 +22,7 @@ EXTRA_KEYS = {"TRIAL_BUDGET", "load_checkpoint_dir", "save_checkpoint_dir"}
 
 
 def runnable(name: str) -> bool:
-    return all(importlib.util.find_spec(m) is not None for m in BUILTIN_TUNERS[name].requires)
+    return not missing_requirements(BUILTIN_TUNERS[name])
 
 
 def branin(p: dict[str, Any]) -> float:
