@@ -9,7 +9,7 @@ complete (NNI's BOHB runs its brackets one after another).
 New configurations come from a model once some budget ``b`` has
 ``n_min + 2`` finished results (``n_min = min_points_in_model``, default the
 number of parameters + 1); the largest such budget is used. Its results are
-split into the best ``top_n_percent`` % (at least ``n_min``) and the rest, a
+split into the best ``top_n_percent`` % (at least ``n_min``) and the next ones, a
 kernel density is fitted to each (Gaussian kernels with Scott's bandwidth,
 at least ``min_bandwidth``, on the unit scale of continuous parameters;
 Aitchison–Aitken kernels for choice and randint), ``num_samples`` candidates
@@ -104,7 +104,7 @@ class BohbTuner(HyperbandTuner):
         n_good = max(n_min, int(self.top_n_percent * len(obs) / 100))
         n_bad = max(n_min, int((100 - self.top_n_percent) * len(obs) / 100))
         vectors = np.array([v for v, _ in obs])
-        return vectors[:n_good], vectors[-n_bad:]
+        return vectors[:n_good], vectors[n_good:n_good + n_bad]
 
     def _bandwidths(self, points: np.ndarray) -> np.ndarray:
         n = len(points)
