@@ -1,14 +1,18 @@
-"""Create the configured tuner or assessor: a built-in by name, or a user's class.
+"""Create the configured tuner or assessor: a built-in or registered name, or a user's class.
 
 ``algo`` is the config's ``AlgorithmConfig`` (``.name``, ``.class_name``,
 ``.code_directory``, ``.class_args``) or a dict with those keys, snake_case or
-camelCase. Built-ins are found in :mod:`.registry`. A custom ``class_name``
-(``"module.Class"``) is imported with ``code_directory`` appended to
-``sys.path``; if no ``nni`` package is importable on the head, the trial
-agent's small ``nni`` shim is put on ``sys.path`` while importing, so user code
-doing ``from nni.tuner import Tuner`` works. NNI's own classes (real ``nni``
-installed) load the same way. Custom instances are wrapped in adapters
-(:mod:`.adapters`) that speak our contract.
+camelCase. Names are found in :mod:`.registry` (built-ins; a package a
+built-in needs is checked for first and named with its ``pip install``), then
+among algorithms registered with ``algo register`` (:mod:`.registered`). A
+custom ``class_name`` (``"module.Class"``) is imported with ``code_directory``
+appended to ``sys.path``; if no ``nni`` package is importable on the head, the
+trial agent's ``nni`` module is put on ``sys.path`` while importing, so user
+code doing ``from nni.tuner import Tuner`` works. NNI's own classes (real
+``nni`` installed) load the same way. Instances that are not our own classes
+are wrapped: tuners in :class:`.adapters.TunerAdapter`, advisors (NNI's
+``MsgDispatcherBase``) in :class:`.advisor.AdvisorAdapter`, assessors in
+:class:`.adapters.AssessorAdapter`.
 """
 from __future__ import annotations
 

@@ -220,3 +220,10 @@ def test_nni_hyperband_advisor_class_runs_to_done(launch, code_dir, tmp_path, mo
     ids = [j.hyperParameters[0].parameter_id for j in jobs]
     assert all(isinstance(i, str) and i.startswith("0-2_0_") for i in ids[:9]), ids    # NNI's bracket ids
     assert {params_of(j)["TRIAL_BUDGET"] for j in jobs} <= {1, 3, 9}
+
+
+def test_metis_with_string_choices_is_refused_with_the_parameter(make_config):
+    from nni_remote.errors import ConfigError
+    config = make_config(tuner={"name": "Metis"}, search_space={"opt": {"_type": "choice", "_value": ["adam", "sgd"]}})
+    with pytest.raises(ConfigError, match="opt: Metis needs numeric choice options"):
+        Experiment(config).start(free_port())
