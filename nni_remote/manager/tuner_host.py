@@ -30,7 +30,8 @@ class TunerHost:
 
         self._tuning = tuning
         self.tuner = tuning.create_tuner(tuner_config)
-        self.advisor = getattr(self.tuner, "is_advisor", False)
+        from nni_remote.tuning.advisor import AdvisorAdapter
+        self.advisor: Optional[AdvisorAdapter] = self.tuner if isinstance(self.tuner, AdvisorAdapter) else None
         self.assessor = tuning.create_assessor(assessor_config) if assessor_config is not None else None
         if self.advisor and self.assessor is not None:
             log.warning("the tuner is an advisor, which decides early stops itself: the assessor is ignored")
@@ -44,7 +45,7 @@ class TunerHost:
     @property
     def exhausted(self) -> bool:
         """No more parameters: never while calls are queued (a trial end may yield more)."""
-        if self.inbox or (self.advisor and self.tuner.ready):
+        if self.inbox or (self.advisor is not None and self.advisor.ready):
             return False
         return self._exhausted
 
@@ -79,8 +80,8 @@ class TunerHost:
             return None
         pid = self.next_parameter_id
         try:
-            if self.advisor:
-                pid, params = self.tuner.next_trial()
+            if self.advisor is not None:
+                pid, params = self.advisor.next_trial()
             else:
                 params = self.tuner.generate_parameters(pid)
         except self._tuning.NotReady:
@@ -126,10 +127,10 @@ class TunerHost:
         ``parameter_id`` (the advisor's own id); without it, only kills the
         advisor already asked for are answered.
         """
-        if self.advisor:
+        if self.advisor is not None:
             if parameter_id is not None and parameter_id in self.generated and history:
-                self.tuner.report_intermediate(parameter_id, trial_id, history)
-            return self.tuner.wants_kill(trial_id)
+                self.advisor.report_intermediate(parameter_id, trial_id, history)
+            return self.advisor.wants_kill(trial_id)
         if self.assessor is None or not history:
             return False
         verdict = self.assessor.assess_trial(trial_id, history)

@@ -135,7 +135,8 @@ def find_registered(name: str, kind: str) -> Any:
             if not module:
                 raise TunerError(f"registered {entry['algoType']} {entry['builtinName']!r} has className "
                                  f"{class_name!r}, not 'module.Class'; fix it in {registry_file()}")
-            defaults = entry.get("classArgs") if isinstance(entry.get("classArgs"), dict) else {}
+            class_args = entry.get("classArgs")
+            defaults: dict[str, Any] = class_args if isinstance(class_args, dict) else {}
             return entry["builtinName"], Builtin(module, cls, defaults, advisor=entry["algoType"] == "advisor",
                                                  validator=str(entry.get("classArgsValidator") or ""))
     return None

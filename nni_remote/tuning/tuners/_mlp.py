@@ -48,7 +48,8 @@ class FeatureNet:
     def _gradients(self, x: np.ndarray, z: np.ndarray) -> list[np.ndarray]:
         layers = self._forward(x)
         delta = 2 * (layers[-1] - z) / len(x)
-        grads_w, grads_b = [], []
+        grads_w: list[np.ndarray] = []
+        grads_b: list[np.ndarray] = []
         for i in range(len(self.weights) - 1, -1, -1):
             grads_w.insert(0, layers[i].T @ delta)
             grads_b.insert(0, delta.sum(0))

@@ -8,7 +8,6 @@ trials are tiny stand-ins with the same search spaces.
 from __future__ import annotations
 
 import json
-import os
 import textwrap
 from typing import Any
 

@@ -1,7 +1,6 @@
 """The built-in tuners through the manager's contract (create_tuner, generate, results, ends)."""
 from __future__ import annotations
 
-import importlib.util
 import math
 from typing import Any
 
