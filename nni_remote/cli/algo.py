@@ -69,6 +69,13 @@ def _find(name: str) -> Optional[dict[str, Any]]:
     return None
 
 
+def _existing(name: str) -> dict[str, Any]:
+    meta = _find(name)
+    if meta is None:
+        raise CliError(f"no algorithm named {name!r}; see nni-remote algo list", EXIT_USAGE)
+    return meta
+
+
 def _read_meta_file(path: str) -> list[dict[str, Any]]:
     try:
         with open(path, encoding="utf-8") as f:
@@ -138,9 +145,7 @@ def register(meta_path: str, as_json: bool) -> None:
 @json_option
 def unregister(name: str, as_json: bool) -> None:
     """Remove a registered algorithm (built-ins cannot be removed)."""
-    meta = _find(name)
-    if meta is None:
-        raise CliError(f"no algorithm named {name!r}; see nni-remote algo list", EXIT_USAGE)
+    meta = _existing(name)
     if meta.get("source") == "nni":
         raise CliError(f"{meta['builtinName']} is built in and cannot be unregistered", EXIT_USAGE)
     registered.unregister(meta["builtinName"])
@@ -153,9 +158,7 @@ def unregister(name: str, as_json: bool) -> None:
 @json_option
 def show(name: str, as_json: bool) -> None:
     """Print one algorithm's registration (NNI's keys) as JSON."""
-    meta = _find(name)
-    if meta is None:
-        raise CliError(f"no algorithm named {name!r}; see nni-remote algo list", EXIT_USAGE)
+    meta = _existing(name)
     shown = {k: v for k, v in meta.items() if k != "algoType"}
     click.echo(json.dumps(shown) if as_json else json.dumps(shown, indent=4))
 

@@ -16,10 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import SearchSpaceError
 from ..sampling import make_rng, sample_internal
-from ..search_space import Key, deformat_parameters, format_parameters
-from ._common import BuiltinTuner, check_number, check_seed
+from ..search_space import Key, deformat_parameters
+from ._common import ModelTuner, check_number, check_seed
 from ._mlp import FeatureNet
 
 __all__ = ["DngoTuner"]
@@ -32,11 +31,11 @@ def _expected_improvement(mu: np.ndarray, sigma: np.ndarray, best: float) -> np.
     return (best - mu) * cdf + sigma * pdf
 
 
-class DngoTuner(BuiltinTuner):
+class DngoTuner(ModelTuner):
     """DNGO with NNI's classArgs (see the module docstring)."""
 
     support_types = ("choice", "randint", "uniform", "quniform", "loguniform", "qloguniform")
-    allow_nested = False
+    algorithm = "DNGO"
 
     def __init__(self, optimize_mode: str = "maximize", sample_size: int = 1000, trials_per_update: int = 20,
                  num_epochs_per_training: int = 500, seed: int | None = None) -> None:
@@ -45,19 +44,14 @@ class DngoTuner(BuiltinTuner):
         self.trials_per_update = check_number("trials_per_update", trials_per_update, 1, integer=True)
         self.num_epochs = check_number("num_epochs_per_training", num_epochs_per_training, 1, integer=True)
         self.rng = make_rng(check_seed(seed))
-        self.xs: list[np.ndarray] = []
-        self.losses: list[float] = []
         self.model: FeatureNet | None = None
         self._trained_on = 0
 
     def _space_changed(self) -> None:
-        bad = [s.path for s in self.specs.values() if s.type == "choice"
-               and not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in s.values)]
-        if bad:
-            raise SearchSpaceError([(p, "DNGO needs numeric choice options (as NNI's DNGO)") for p in bad])
-        self.xs, self.losses, self.model, self._trained_on = [], [], None, 0
+        super()._space_changed()
+        self.model, self._trained_on = None, 0
 
-    def _vector(self, internal: dict[Key, Any]) -> np.ndarray:
+    def _encode(self, internal: dict[Key, Any]) -> np.ndarray:
         out = []
         for spec in self.specs.values():
             x = internal[spec.key]
@@ -77,18 +71,6 @@ class DngoTuner(BuiltinTuner):
             self.model = FeatureNet(len(self.specs), self.rng).fit(np.array(self.xs), np.array(self.losses),
                                                                   self.num_epochs)
             self._trained_on = len(self.losses)
-        mu, sigma = self.model.predict(np.array([self._vector(s) for s in samples]))
+        mu, sigma = self.model.predict(np.array([self._encode(s) for s in samples]))
         best = int(np.argmax(_expected_improvement(mu, sigma, min(self.losses))))
         return deformat_parameters(samples[best], self.specs)
-
-    def _observe(self, parameter_id: int, parameters: dict[str, Any], loss: float) -> None:
-        self._import(parameters, loss)
-
-    def _import(self, parameters: dict[str, Any], loss: float) -> bool:
-        try:
-            internal = format_parameters(parameters, self.specs)
-        except ValueError:
-            return False
-        self.xs.append(self._vector(internal))
-        self.losses.append(loss)
-        return True

@@ -21,20 +21,19 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import SearchSpaceError
 from ..sampling import make_rng
-from ..search_space import Key, canonical_key, deformat_parameters, format_parameters
-from ._common import BuiltinTuner, check_number, check_seed
+from ..search_space import Key, canonical_key, deformat_parameters
+from ._common import ModelTuner, check_number, check_seed
 from ._gp import GaussianProcess
 
 __all__ = ["MetisTuner"]
 
 
-class MetisTuner(BuiltinTuner):
+class MetisTuner(ModelTuner):
     """Metis with NNI's classArgs (see the module docstring)."""
 
     support_types = ("choice", "randint", "uniform", "quniform")
-    allow_nested = False
+    algorithm = "Metis"
 
     def __init__(self, optimize_mode: str = "maximize", no_resampling: bool = True, no_candidates: bool = False,
                  selection_num_starting_points: int = 600, cold_start_num: int = 10,
@@ -46,21 +45,14 @@ class MetisTuner(BuiltinTuner):
         self.cold_start_num = check_number("cold_start_num", cold_start_num, 1, integer=True)
         self.exploration_probability = float(check_number("exploration_probability", exploration_probability, 0))
         self.rng = make_rng(check_seed(seed))
-        self.xs: list[np.ndarray] = []
-        self.losses: list[float] = []
         self.tried: set[str] = set()
         self._options: dict[Key, np.ndarray] = {}
 
     def _space_changed(self) -> None:
-        bad = [s.path for s in self.specs.values()
-               if s.type == "choice" and not all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                                                 for v in s.values)]
-        if bad:
-            raise SearchSpaceError([(p, "Metis needs numeric choice options (as NNI's Metis); "
-                                        "use another tuner, or give numbers") for p in bad])
+        super()._space_changed()
         self._options = {s.key: np.array(sorted(float(v) for v in s.values)) for s in self.specs.values()
                          if s.type == "choice"}
-        self.xs, self.losses, self.tried = [], [], set()
+        self.tried = set()
 
     # -- encoding: each parameter on [0, 1] ---------------------------------------------
     def _encode(self, internal: dict[Key, Any]) -> np.ndarray:
@@ -157,15 +149,6 @@ class MetisTuner(BuiltinTuner):
         return params
 
     # -- results ----------------------------------------------------------------------------
-    def _observe(self, parameter_id: int, parameters: dict[str, Any], loss: float) -> None:
-        self._import(parameters, loss)
-
     def _import(self, parameters: dict[str, Any], loss: float) -> bool:
-        try:
-            internal = format_parameters(parameters, self.specs)
-        except ValueError:
-            return False
-        self.xs.append(self._encode(internal))
-        self.losses.append(loss)
         self.tried.add(canonical_key(parameters))
-        return True
+        return super()._import(parameters, loss)

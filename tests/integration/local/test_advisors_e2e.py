@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import json
 import textwrap
-from typing import Any
-
 import pytest
 
 from nni_remote import Experiment, ExperimentConfig
 from tests.conftest import free_port
 from tests.integration.local.conftest import wait_status
 from tests.integration.local.real_nni import nni_on_head
+from tests.integration.local.test_tuners_e2e import errors_of, jobs_of, params_of
 
 CONFIG_METIS = textwrap.dedent('''
     searchSpace:
@@ -79,18 +78,6 @@ MNIST_TRIAL = textwrap.dedent('''
         nni.report_intermediate_result(acc)
     nni.report_final_result(acc)
 ''')
-
-
-def jobs_of(exp: Experiment) -> list[Any]:
-    return sorted(exp.list_trial_jobs(), key=lambda j: j.sequenceId)
-
-
-def params_of(job: Any) -> dict[str, Any]:
-    return job.hyperParameters[0].parameters
-
-
-def errors_of(exp: Experiment) -> list[str]:
-    return exp._rest.status()["errors"]
 
 
 def load_config(folder, text: str, tmp_path) -> ExperimentConfig:
