@@ -42,8 +42,12 @@ class FeatureNet:
                     m[i] = 0.9 * m[i] + 0.1 * g
                     v[i] = 0.999 * v[i] + 0.001 * g * g
                     params[i] -= lr * (m[i] / (1 - 0.9 ** step)) / (np.sqrt(v[i] / (1 - 0.999 ** step)) + 1e-8)
-        self._bayesian_head(x, z[:, 0])
+        self.update_head(x, y)
         return self
+
+    def update_head(self, x: np.ndarray, y: np.ndarray) -> None:
+        """Refit the Bayesian linear regression on all results, keeping the network's features."""
+        self._bayesian_head(x, (y - self.mean) / self.scale)
 
     def _gradients(self, x: np.ndarray, z: np.ndarray) -> list[np.ndarray]:
         layers = self._forward(x)

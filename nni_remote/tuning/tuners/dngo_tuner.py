@@ -4,7 +4,8 @@ A small network (three tanh layers of 50 units) is trained on the results so
 far (``num_epochs_per_training`` epochs of Adam); Bayesian linear regression on
 its last layer's features gives a mean and a variance, and of ``sample_size``
 random points the one with the highest expected improvement is tried. The
-model is retrained after every ``trials_per_update`` new results; until the
+network is retrained after every ``trials_per_update`` new results (the
+regression on its features after every result); until the
 first ``trials_per_update`` results, points are random (NNI's behaviour).
 Types as NNI's DNGO: choice (numeric), randint, uniform, quniform, loguniform,
 qloguniform. numpy only (NNI's needs pybnn and PyTorch).
@@ -71,6 +72,8 @@ class DngoTuner(ModelTuner):
             self.model = FeatureNet(len(self.specs), self.rng).fit(np.array(self.xs), np.array(self.losses),
                                                                   self.num_epochs)
             self._trained_on = len(self.losses)
+        else:
+            self.model.update_head(np.array(self.xs), np.array(self.losses))
         mu, sigma = self.model.predict(np.array([self._encode(s) for s in samples]))
         best = int(np.argmax(_expected_improvement(mu, sigma, min(self.losses))))
         return deformat_parameters(samples[best], self.specs)
