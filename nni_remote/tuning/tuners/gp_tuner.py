@@ -37,4 +37,6 @@ class GpTuner(OptunaTuner):
 
     def _make_sampler(self) -> optuna.samplers.BaseSampler:
         with quiet_optuna():
-            return optuna.samplers.GPSampler(seed=self.sampler_seed, n_startup_trials=self.cold_start_num)
+            # nested choices are sampled independently (GPSampler has no dynamic spaces): expected, not warned
+            return optuna.samplers.GPSampler(seed=self.sampler_seed, n_startup_trials=self.cold_start_num,
+                                             warn_independent_sampling=False)
