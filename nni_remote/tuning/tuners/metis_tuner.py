@@ -100,7 +100,7 @@ class MetisTuner(ModelTuner):
         optimum = points[int(np.argmin(mu))]
         choice = None
         if not self.no_candidates:
-            choice = self._best_candidate(x, y, points, mu, sigma, float(mu.min()))
+            choice = self._best_candidate(gp, x, y, points, mu, sigma, float(mu.min()))
         if self._key(optimum) in self.tried or self.rng.random() <= self.exploration_probability:
             return self._remember(choice if choice is not None else self._fresh_random(dims))
         return self._remember(optimum)
@@ -112,7 +112,7 @@ class MetisTuner(ModelTuner):
                        + self.rng.normal(0, 0.05, (self.num_points // 4, dims)), 0, 1)
         return np.vstack([random_points, near])
 
-    def _best_candidate(self, x: np.ndarray, y: np.ndarray, points: np.ndarray, mu: np.ndarray,
+    def _best_candidate(self, gp: GaussianProcess, x: np.ndarray, y: np.ndarray, points: np.ndarray, mu: np.ndarray,
                         sigma: np.ndarray, lowest: float) -> np.ndarray | None:
         fresh = [i for i in range(len(points)) if self._key(points[i]) not in self.tried]
         if not fresh:
@@ -122,15 +122,17 @@ class MetisTuner(ModelTuner):
         exploit = min(near, key=lambda i: mu[i]) if near else explore
         best, gain = None, 0.0
         for i in dict.fromkeys((explore, exploit)):
-            worst_case = max(self._refit_lowest(x, y, points, points[i], mu[i] + d * sigma[i]) for d in (1.96, -1.96))
+            worst_case = max(self._refit_lowest(gp, x, y, points, points[i], mu[i] + d * sigma[i])
+                             for d in (1.96, -1.96))
             if worst_case - lowest < gain or best is None:
                 best, gain = points[i], min(gain, worst_case - lowest)
         return best
 
-    def _refit_lowest(self, x: np.ndarray, y: np.ndarray, points: np.ndarray, candidate: np.ndarray,
-                      outcome: float) -> float:
-        gp = GaussianProcess().fit(np.vstack([x, candidate]), np.append(y, outcome))
-        return float(gp.predict(points)[0].min())
+    def _refit_lowest(self, gp: GaussianProcess, x: np.ndarray, y: np.ndarray, points: np.ndarray,
+                      candidate: np.ndarray, outcome: float) -> float:
+        """The predicted optimum if ``candidate`` had given ``outcome`` (same kernel settings as ``gp``)."""
+        what_if = GaussianProcess().fit(np.vstack([x, candidate]), np.append(y, outcome), like=gp)
+        return float(what_if.predict(points)[0].min())
 
     def _fresh_random(self, dims: int) -> np.ndarray:
         """A random point not tried yet (a tried one when 100 draws find none: small discrete spaces)."""
