@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 import urllib.parse
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from trial_agent.protocol import CMD_KILL, CMD_SHUTDOWN, CMD_START, PROTOCOL_VERSION
 from trial_agent.gpu import GpuMonitor
@@ -96,9 +96,9 @@ class Agent:
         self.gpus = GpuMonitor()
         self.shim_dir: Optional[str] = None
         self.last_contact = time.time()
-        self.slurm = None           # (queue, backend) when the agent runs trials as Slurm jobs
+        self.slurm: Optional[Tuple[Any, Any]] = None   # (queue, backend) when trials are Slurm jobs
 
-    def _setup_slurm(self):
+    def _setup_slurm(self) -> None:
         """Slurm mode when the launcher left ``slurm.json`` in the agent directory."""
         from trial_agent import slurm_jobs
         if not os.path.exists(os.path.join(self.dir, slurm_jobs.SETTINGS_FILE)):
@@ -107,12 +107,12 @@ class Agent:
         from trial_agent.slurm_runner import JobPerTrial
         settings = slurm_jobs.load_settings(self.dir)
         queue = slurm_jobs.SlurmQueue(self.dir, settings.get("poll_interval", 1.0))
-        backend = WorkerPool(queue, settings, self.dir) if settings.get("reuse") else JobPerTrial(queue, settings)
+        backend: Any = WorkerPool(queue, settings, self.dir) if settings.get("reuse") else JobPerTrial(queue, settings)
         self.slurm = (queue, backend)
         self.tick = max(self.tick, float(settings.get("tick", 0.1)))
         queue.start()
 
-    def _runner(self, spec):
+    def _runner(self, spec: Dict[str, Any]) -> TrialRunner:
         if self.slurm is not None:
             from trial_agent.slurm_runner import SlurmRunner
             return SlurmRunner(spec, self.shim_dir, self.slurm[1])

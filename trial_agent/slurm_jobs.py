@@ -12,12 +12,15 @@ from a single ``squeue -t all -j <all our ids>`` call per poll interval, whateve
 the number of trials; cancellations are batched into one ``scancel`` per tick.
 Counters of every call are written to ``slurm-stats.json`` in the agent directory.
 """
+from __future__ import annotations
+
 import json
 import os
 import shlex
 import subprocess
 import threading
 import time
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 SETTINGS_FILE = "slurm.json"
 STATS_FILE = "slurm-stats.json"
@@ -28,19 +31,20 @@ GONE = "GONE"           # squeue no longer knows the job (older than MinJobAge, 
 GONE_AFTER = 3          # polls a job must be missing before it counts as gone
 
 
-def load_settings(agent_dir):
+def load_settings(agent_dir: str) -> Dict[str, Any]:
     with open(os.path.join(agent_dir, SETTINGS_FILE)) as f:
-        return json.load(f)
+        data: Dict[str, Any] = json.load(f)
+    return data
 
 
-def _write_json(path, data):
+def _write_json(path: str, data: Any) -> None:
     tmp = "%s.%d.tmp" % (path, os.getpid())
     with open(tmp, "w") as f:
         json.dump(data, f)
     os.replace(tmp, path)
 
 
-def job_script(settings, name, output, body, workdir):
+def job_script(settings: Dict[str, Any], name: str, output: str, body: str, workdir: str) -> str:
     """A batch script: ``#SBATCH`` lines (ours, then the user's), the preamble, then ``body``."""
     lines = ["#!/bin/bash",
              "#SBATCH --job-name=%s" % name,
@@ -54,7 +58,8 @@ def job_script(settings, name, output, body, workdir):
     return "\n".join(lines)
 
 
-def trial_body(env, exit_file, started_file, trial_dir, workdir, shell="bash"):
+def trial_body(env: Dict[str, str], exit_file: str, started_file: str, trial_dir: str, workdir: str,
+               shell: str = "bash") -> str:
     """The part of a trial's script that runs the command and records start and exit status."""
     q = shlex.quote
     lines = ["export %s=%s" % (k, q(v)) for k, v in sorted(env.items())]
@@ -72,7 +77,7 @@ def trial_body(env, exit_file, started_file, trial_dir, workdir, shell="bash"):
     return "\n".join(lines)
 
 
-def reason_text(info):
+def reason_text(info: Optional[Dict[str, str]]) -> str:
     """`` (Resources)`` for a pending job's Slurm reason; empty when Slurm gives none."""
     reason = (info or {}).get("reason") or ""
     return " (%s)" % reason if reason and reason != "None" else ""
@@ -85,23 +90,23 @@ class SlurmError(Exception):
 class SlurmQueue:
     """Runs every Slurm command of one agent; see the module docstring. Thread-safe."""
 
-    def __init__(self, agent_dir, interval=1.0):
+    def __init__(self, agent_dir: str, interval: float = 1.0) -> None:
         self.dir = agent_dir
         self.interval = max(0.2, float(interval))
         self.lock = threading.Lock()
-        self.jobs = {}            # job id -> {"state", "reason", "nodes"}
-        self.missing = {}         # job id -> consecutive polls without it
-        self.to_cancel = set()
+        self.jobs: Dict[str, Dict[str, str]] = {}   # job id -> {"state", "reason", "nodes"}
+        self.missing: Dict[str, int] = {}            # job id -> consecutive polls without it
+        self.to_cancel: Set[str] = set()
         self.calls = {"sbatch": 0, "squeue": 0, "scancel": 0}
         self.started = time.time()
-        self.last_error = None
+        self.last_error: Optional[str] = None
         self.last_poll = 0.0
         self.wake = threading.Event()
         self.stopping = False
-        self._thread = None
+        self._thread: Optional[threading.Thread] = None
 
     # -- commands ------------------------------------------------------------
-    def _run(self, kind, argv, timeout=60):
+    def _run(self, kind: str, argv: List[str], timeout: float = 60) -> Tuple[int, str, str]:
         with self.lock:
             self.calls[kind] += 1
         try:
@@ -111,7 +116,7 @@ class SlurmQueue:
             raise SlurmError("%s: %s" % (argv[0], exc))
         return proc.returncode, proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace").strip()
 
-    def submit(self, script_path):
+    def submit(self, script_path: str) -> str:
         """``sbatch`` one script; returns the job id."""
         rc, out, err = self._run("sbatch", ["sbatch", "--parsable", script_path])
         job = out.strip().split(";")[0]
@@ -121,32 +126,32 @@ class SlurmQueue:
             self.jobs[job] = {"state": "PENDING", "reason": "", "nodes": ""}
         return job
 
-    def track(self, job):
+    def track(self, job: str) -> None:
         with self.lock:
             self.jobs.setdefault(job, {"state": "PENDING", "reason": "", "nodes": ""})
 
-    def forget(self, job):
+    def forget(self, job: str) -> None:
         with self.lock:
             self.jobs.pop(job, None)
             self.missing.pop(job, None)
 
-    def cancel(self, job):
+    def cancel(self, job: str) -> None:
         with self.lock:
             self.to_cancel.add(job)
         self.wake.set()
 
-    def state(self, job):
+    def state(self, job: str) -> Optional[Dict[str, str]]:
         """Last known ``{"state", "reason", "nodes"}`` of ``job`` (None if never tracked)."""
         with self.lock:
             info = self.jobs.get(job)
             return dict(info) if info else None
 
     # -- the poll loop -------------------------------------------------------------
-    def start(self):
+    def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="slurm-queue", daemon=True)
         self._thread.start()
 
-    def _loop(self):
+    def _loop(self) -> None:
         while not self.stopping:
             self.wake.wait(max(0.05, self.interval - (time.time() - self.last_poll)))
             self.wake.clear()
@@ -156,7 +161,7 @@ class SlurmQueue:
                 self.last_error = repr(exc)
             time.sleep(0.05)  # coalesce bursts of wake-ups into one call
 
-    def tick(self):
+    def tick(self) -> None:
         with self.lock:
             cancel, self.to_cancel = sorted(self.to_cancel), set()
             ids = sorted(j for j, info in self.jobs.items() if info["state"] in ACTIVE_STATES)
@@ -171,12 +176,12 @@ class SlurmQueue:
             self._poll(ids)
         self._write_stats()
 
-    def _poll(self, ids):
+    def _poll(self, ids: List[str]) -> None:
         rc, out, err = self._run("squeue", ["squeue", "-h", "-t", "all", "-j", ",".join(ids), "-o", "%i|%T|%r|%N"])
         if rc != 0 and "Invalid job id" not in err:
             self.last_error = "squeue: %s" % err
             return   # the controller is unreachable: keep what we knew
-        seen = {}
+        seen: Dict[str, Dict[str, str]] = {}
         for line in out.splitlines():
             parts = line.strip().split("|")
             if len(parts) >= 4 and parts[0] in ids:
@@ -192,7 +197,7 @@ class SlurmQueue:
                         self.jobs[job] = {"state": GONE, "reason": "no longer known to squeue", "nodes": ""}
             self.last_error = None
 
-    def _write_stats(self):
+    def _write_stats(self) -> None:
         with self.lock:
             stats = {"calls": dict(self.calls), "since": self.started, "now": time.time(),
                      "tracked": len(self.jobs), "interval": self.interval, "error": self.last_error}
@@ -201,7 +206,7 @@ class SlurmQueue:
         except OSError:
             pass
 
-    def stop(self):
+    def stop(self) -> None:
         self.stopping = True
         self.wake.set()
         if self._thread is not None:

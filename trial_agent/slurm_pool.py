@@ -15,29 +15,34 @@ own time limit) before the trial wrote its exit status is reported with that
 job state, so the head re-queues it as its next attempt; a trial handed to a
 worker that exited before starting it just goes back to the pool's queue.
 """
+from __future__ import annotations
+
 import json
 import os
 import threading
 import time
+from typing import Any, Dict, List, Optional
 
-from trial_agent.slurm_jobs import ACTIVE_STATES, _write_json, job_script, reason_text as _reason
+from trial_agent.slurm_jobs import ACTIVE_STATES, SlurmQueue, _write_json, job_script
+from trial_agent.slurm_jobs import reason_text as _reason
+from trial_agent.slurm_runner import SlurmRunner
 
 
 class Worker:
-    def __init__(self, wid, inbox, job=None):
+    def __init__(self, wid: str, inbox: str, job: str) -> None:
         self.id = wid
         self.inbox = inbox
         self.job = job
-        self.current = None          # run id of the trial handed to it
+        self.current: Optional[str] = None          # run id of the trial handed to it
 
-    def ready(self):
+    def ready(self) -> bool:
         return os.path.exists(os.path.join(self.inbox, "ready.json"))
 
 
 class WorkerPool:
     """Hands trials to worker jobs; see the module docstring."""
 
-    def __init__(self, queue, settings, agent_dir):
+    def __init__(self, queue: SlurmQueue, settings: Dict[str, Any], agent_dir: str) -> None:
         self.queue = queue
         self.settings = settings
         self.time_limit = settings.get("time_limit")
@@ -45,9 +50,9 @@ class WorkerPool:
         self.root = os.path.join(agent_dir, "workers")
         os.makedirs(self.root, exist_ok=True)
         self.lock = threading.RLock()
-        self.workers = {}
-        self.waiting = []            # runners not handed to a worker yet, FIFO
-        self.runners = {}            # run id -> runner (assigned or waiting)
+        self.workers: Dict[str, Worker] = {}
+        self.waiting: List[SlurmRunner] = []      # runners not handed to a worker yet, FIFO
+        self.runners: Dict[str, SlurmRunner] = {}  # run id -> runner (assigned or waiting)
         self.next_id = 0
         self._last_tick = 0.0
         for name in sorted(os.listdir(self.root)):   # re-attach to workers of an earlier agent
@@ -61,21 +66,21 @@ class WorkerPool:
             self.next_id = max(self.next_id, int(name[1:]) + 1)
 
     # -- backend protocol (see JobPerTrial) ---------------------------------------------
-    def submit(self, runner):
+    def submit(self, runner: SlurmRunner) -> None:
         with self.lock:
             self.runners[runner.id] = runner
             self.waiting.append(runner)
         self.tick(force=True)
 
-    def adopt(self, runner):
+    def adopt(self, runner: SlurmRunner) -> bool:
         with self.lock:
-            info = {}
+            info: Dict[str, Any] = {}
             try:
                 with open(runner.job_file) as f:
                     info = json.load(f)
             except (OSError, ValueError):
                 pass
-            w = self.workers.get(info.get("worker"))
+            w = self.workers.get(str(info.get("worker")))
             self.runners[runner.id] = runner
             if w is None:
                 self.waiting.append(runner)
@@ -83,12 +88,12 @@ class WorkerPool:
                 w.current = runner.id
         return True
 
-    def view(self, runner):
+    def view(self, runner: SlurmRunner) -> Dict[str, Any]:
         with self.lock:
             w = self._worker_of(runner)
             if w is None:
                 return {"state": "PENDING", "reason": "", "nodes": "", "job": None}
-            info = self.queue.state(w.job) or {"state": "PENDING", "reason": "", "nodes": ""}
+            info: Dict[str, Any] = self.queue.state(w.job) or {"state": "PENDING", "reason": "", "nodes": ""}
         if os.path.exists(os.path.join(runner.state_dir, "timeout")):
             info = dict(info, state="TIMEOUT")
         elif info["state"] in ACTIVE_STATES:
@@ -96,7 +101,7 @@ class WorkerPool:
         info["job"] = w.job
         return info
 
-    def describe_pending(self, runner):
+    def describe_pending(self, runner: SlurmRunner) -> str:
         with self.lock:
             w = self._worker_of(runner)
             if w is not None:
@@ -107,7 +112,7 @@ class WorkerPool:
                 pending[0].job, _reason(self.queue.state(pending[0].job)))
         return "waiting for a free Slurm worker"
 
-    def cancel(self, runner):
+    def cancel(self, runner: SlurmRunner) -> None:
         with self.lock:
             w = self._worker_of(runner)
             if w is None:
@@ -117,7 +122,7 @@ class WorkerPool:
                 return
         _write_json(os.path.join(w.inbox, "kill"), {"run_id": runner.id})
 
-    def done(self, runner):
+    def done(self, runner: SlurmRunner) -> None:
         with self.lock:
             self.runners.pop(runner.id, None)
             if runner in self.waiting:
@@ -127,14 +132,14 @@ class WorkerPool:
                     w.current = None
         self.tick(force=True)
 
-    def _worker_of(self, runner):
+    def _worker_of(self, runner: SlurmRunner) -> Optional[Worker]:
         for w in self.workers.values():
             if w.current == runner.id:
                 return w
         return None
 
     # -- scheduling -------------------------------------------------------------------
-    def tick(self, force=False):
+    def tick(self, force: bool = False) -> None:
         """Hand waiting trials to idle workers; start workers while trials wait; drop ended workers."""
         now = time.time()
         if not force and now - self._last_tick < 0.1:
@@ -167,7 +172,7 @@ class WorkerPool:
             for _ in range(max(0, want)):
                 self._start_worker()
 
-    def _start_worker(self):
+    def _start_worker(self) -> None:
         wid = "w%d" % self.next_id
         self.next_id += 1
         inbox = os.path.join(self.root, wid)
@@ -187,7 +192,7 @@ class WorkerPool:
         _write_json(os.path.join(inbox, "worker.json"), {"job": job})
         self.workers[wid] = Worker(wid, inbox, job)
 
-    def shutdown(self):
+    def shutdown(self) -> None:
         with self.lock:
             for w in self.workers.values():
                 _write_json(os.path.join(w.inbox, "stop"), {"time": time.time()})

@@ -15,23 +15,27 @@ the job's Slurm state. Outcomes sent to the head:
 Backends: :class:`JobPerTrial` (one batch job per trial; the default) and
 :class:`~trial_agent.slurm_pool.WorkerPool` (reuse mode).
 """
+from __future__ import annotations
+
 import json
 import os
+from typing import Any, Dict, Optional
 
 from trial_agent.runner import TrialRunner, _now_ms, _write_json
-from trial_agent.slurm_jobs import ACTIVE_STATES, GONE, LOST_STATES, SlurmError, job_script, trial_body
+from trial_agent.slurm_jobs import ACTIVE_STATES, GONE, LOST_STATES, SlurmError, SlurmQueue, job_script, trial_body
 from trial_agent.slurm_jobs import reason_text as _reason
 
 
-def _read_json(path):
+def _read_json(path: str) -> Optional[Dict[str, Any]]:
     try:
         with open(path) as f:
-            return json.load(f)
+            data = json.load(f)
     except (OSError, ValueError):
         return None
+    return data if isinstance(data, dict) else None
 
 
-def _read_exit(path):
+def _read_exit(path: str) -> Optional[int]:
     try:
         with open(path) as f:
             return int(f.read().strip())
@@ -42,18 +46,18 @@ def _read_exit(path):
 class SlurmRunner(TrialRunner):
     """A trial run by Slurm; see the module docstring."""
 
-    def __init__(self, spec, shim_dir, backend):
+    def __init__(self, spec: Dict[str, Any], shim_dir: Optional[str], backend: Any) -> None:
         TrialRunner.__init__(self, spec, shim_dir)
         self.backend = backend
         self.started_file = os.path.join(self.state_dir, "started.json")
         self.script = os.path.join(self.state_dir, "run.sh")
         self.job_file = os.path.join(self.state_dir, "job.json")
-        self.job = (_read_json(self.job_file) or {}).get("job")
+        self.job: Optional[str] = (_read_json(self.job_file) or {}).get("job")
         self.running_sent = self.spool.has("status")
-        self.last_note = None
+        self.last_note: Optional[str] = None
 
     # -- start / attach ---------------------------------------------------------------
-    def start(self):
+    def start(self) -> None:
         self.prepare()
         env = self._environment()
         env = {k: v for k, v in env.items() if os.environ.get(k) != v}   # what the job adds to the login env
@@ -73,25 +77,25 @@ class SlurmRunner(TrialRunner):
             return
         self._note(self.backend.describe_pending(self) or "submitted to Slurm")
 
-    def set_job(self, job, **extra):
+    def set_job(self, job: str, **extra: Any) -> None:
         self.job = job
         _write_json(self.job_file, dict(extra, job=job))
 
-    def attach(self):
+    def attach(self) -> bool:
         if self.job is None and not self.finished:
-            return os.path.exists(os.path.join(self.state_dir, "spec.json")) and self.backend.adopt(self)
+            return os.path.exists(os.path.join(self.state_dir, "spec.json")) and bool(self.backend.adopt(self))
         if self.job is not None:
             self.backend.adopt(self)
         return True
 
     # -- watching ----------------------------------------------------------------------
-    def _note(self, message):
+    def _note(self, message: str) -> None:
         if message != self.last_note:
             self.last_note = message
             self.spool.append({"type": "note", "message": message, "time": _now_ms()})
 
-    def _end(self, fields):
-        event = {"type": "end", "exit_code": None, "signal": None, "time": _now_ms()}
+    def _end(self, fields: Dict[str, Any]) -> None:
+        event: Dict[str, Any] = {"type": "end", "exit_code": None, "signal": None, "time": _now_ms()}
         event.update(fields)
         if self.kill_reason and "requeue" not in fields:
             event["killed"] = self.kill_reason
@@ -99,7 +103,7 @@ class SlurmRunner(TrialRunner):
         self.finished = True
         self.backend.done(self)
 
-    def poll(self):
+    def poll(self) -> bool:
         if self.finished:
             return False
         before = len(self.spool.events)
@@ -122,7 +126,7 @@ class SlurmRunner(TrialRunner):
         self._end(self._outcome(state, view or {}))
         return True
 
-    def _outcome(self, state, view):
+    def _outcome(self, state: str, view: Dict[str, Any]) -> Dict[str, Any]:
         job = view.get("job") or self.job
         code = _read_exit(self.exit_file)
         where = " on %s" % view["nodes"] if view.get("nodes") else ""
@@ -149,55 +153,55 @@ class SlurmRunner(TrialRunner):
         return {"error": "Slurm job %s%s ended %s before the trial wrote its exit status; see %s"
                          % (job, where, state, os.path.join(self.state_dir, "slurm.out"))}
 
-    def _alive(self):
+    def _alive(self) -> bool:
         return not self.finished
 
-    def kill(self, reason="user", grace=5.0):
+    def kill(self, reason: str = "user", grace: float = 5.0) -> None:
         if self.finished:
             return
         self.kill_reason = reason
         self.backend.cancel(self)
 
-    def _signal(self, sig):
+    def _signal(self, sig: int) -> None:
         pass
 
 
 class JobPerTrial:
     """Each trial is its own batch job: simple, fair to the cluster, backfill-friendly."""
 
-    def __init__(self, queue, settings):
+    def __init__(self, queue: SlurmQueue, settings: Dict[str, Any]) -> None:
         self.queue = queue
         self.settings = settings
         self.time_limit = settings.get("time_limit")
 
-    def submit(self, runner):
+    def submit(self, runner: SlurmRunner) -> None:
         runner.set_job(self.queue.submit(runner.script))
 
-    def adopt(self, runner):
+    def adopt(self, runner: SlurmRunner) -> bool:
         if runner.job is None:
             return False        # prepared but never submitted: start it again
         self.queue.track(runner.job)
         return True
 
-    def view(self, runner):
+    def view(self, runner: SlurmRunner) -> Optional[Dict[str, str]]:
         info = self.queue.state(runner.job) if runner.job else None
-        if info is not None:
+        if info is not None and runner.job:
             info["job"] = runner.job
         return info
 
-    def describe_pending(self, runner):
-        return "Slurm job %s pending%s" % (runner.job, _reason(self.queue.state(runner.job)))
+    def describe_pending(self, runner: SlurmRunner) -> str:
+        return "Slurm job %s pending%s" % (runner.job, _reason(self.queue.state(runner.job or "")))
 
-    def cancel(self, runner):
+    def cancel(self, runner: SlurmRunner) -> None:
         if runner.job:
             self.queue.cancel(runner.job)
 
-    def done(self, runner):
+    def done(self, runner: SlurmRunner) -> None:
         if runner.job:
             self.queue.forget(runner.job)
 
-    def tick(self):
+    def tick(self, force: bool = False) -> None:
         pass
 
-    def shutdown(self):
+    def shutdown(self) -> None:
         pass

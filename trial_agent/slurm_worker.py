@@ -5,6 +5,8 @@ login-node agent hands it through files in INBOX (see ``slurm_pool.py``), one
 at a time, each in its own process group. It needs nothing but the shared
 filesystem: no network, no head.
 """
+from __future__ import annotations
+
 import argparse
 import json
 import os
@@ -12,18 +14,19 @@ import signal
 import socket
 import subprocess
 import time
+from typing import Any, Dict, List, Optional
 
 POLL = 0.05
 
 
-def _write_json(path, data):
+def _write_json(path: str, data: Any) -> None:
     tmp = "%s.%d.tmp" % (path, os.getpid())
     with open(tmp, "w") as f:
         json.dump(data, f)
     os.replace(tmp, path)
 
 
-def _take(path):
+def _take(path: str) -> Optional[Dict[str, Any]]:
     try:
         with open(path) as f:
             data = json.load(f)
@@ -33,10 +36,10 @@ def _take(path):
         os.unlink(path)
     except OSError:
         pass
-    return data
+    return data if isinstance(data, dict) else None
 
 
-def _stop_group(proc, grace=5.0):
+def _stop_group(proc: "subprocess.Popen[bytes]", grace: float = 5.0) -> None:
     for sig in (signal.SIGTERM, signal.SIGKILL):
         try:
             os.killpg(proc.pid, sig)
@@ -49,7 +52,7 @@ def _stop_group(proc, grace=5.0):
             return
 
 
-def run_task(inbox, task, trial_limit):
+def run_task(inbox: str, task: Dict[str, Any], trial_limit: float) -> None:
     """Run one trial's script; write its exit status if the script could not."""
     _write_json(os.path.join(inbox, "current.json"), task)
     proc = subprocess.Popen(["bash", task["script"]], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -70,7 +73,7 @@ def run_task(inbox, task, trial_limit):
     os.unlink(os.path.join(inbox, "current.json"))
 
 
-def main(argv):
+def main(argv: List[str]) -> int:
     parser = argparse.ArgumentParser(prog="trial_agent slurm-worker")
     parser.add_argument("inbox")
     parser.add_argument("--idle", type=float, default=60.0, help="exit after this many seconds without a trial")
