@@ -137,7 +137,21 @@ class EventSpool:
             self.events.append(event)
             return event
 
-    def unacked(self, limit: int = 500) -> List[Dict[str, Any]]:
+    def extend(self, events: List[Dict[str, Any]]) -> None:
+        """Add several events (dicts without ``seq``) with one write."""
+        if not events:
+            return
+        with self._lock:
+            lines = []
+            for event in events:
+                event = dict(event)
+                event["seq"] = len(self.events)
+                lines.append(json.dumps(event) + "\n")
+                self.events.append(event)
+            self._file.write("".join(lines))
+            self._file.flush()
+
+    def unacked(self, limit: int = 5000) -> List[Dict[str, Any]]:
         with self._lock:
             return list(self.events[self.acked:self.acked + limit])
 

@@ -153,29 +153,17 @@ class TrialRunner:
 
     def collect(self) -> bool:
         """Turn new trial output into events; returns True if anything was added."""
-        added = False
-        for line in self.stdout_tail.lines():
-            record = parse_stdout_line(line)
-            if record is not None:
-                added |= self._metric(record)
+        records = [r for r in map(parse_stdout_line, self.stdout_tail.lines()) if r is not None]
         data = self.metrics_tail.read_new()
         if data:
-            records, self._metrics_buf = parse_metrics_file(self._metrics_buf + data)
-            for record in records:
-                added |= self._metric(record)
-        if added:
+            more, self._metrics_buf = parse_metrics_file(self._metrics_buf + data)
+            records.extend(more)
+        now = _now_ms()
+        events = [{"type": "metric", "metric": r, "time": now} for r in records if _is_metric(r)]
+        self.spool.extend(events)  # one write for the whole batch
+        if events:
             self._save_offsets()
-        return added
-
-    def _metric(self, record: str) -> bool:
-        try:
-            kind = json.loads(record).get("type")
-        except (ValueError, AttributeError):
-            kind = None
-        if kind == "REQUEST_PARAMETER":
-            return False  # parameter.cfg is written before start
-        self.spool.append({"type": "metric", "metric": record, "time": _now_ms()})
-        return True
+        return bool(events)
 
     def poll(self) -> bool:
         """Collect output, enforce a pending kill, and detect the end. True if events were added."""
@@ -225,6 +213,16 @@ class TrialRunner:
     @property
     def state(self) -> str:
         return "done" if self.finished else "running"
+
+
+def _is_metric(record: str) -> bool:
+    """False for a REQUEST_PARAMETER record (parameter.cfg is written before start)."""
+    if '"REQUEST_PARAMETER"' not in record:
+        return True
+    try:
+        return bool(json.loads(record).get("type") != "REQUEST_PARAMETER")
+    except (ValueError, AttributeError):
+        return True
 
 
 def _now_ms() -> int:

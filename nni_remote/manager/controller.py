@@ -61,6 +61,7 @@ class Controller:
         self._tick = time.monotonic()
         self._persisted_duration = 0
         self.tuner: Optional[TunerHost] = None
+        self._assess_pending: set[str] = set()   # trials with an assessment queued
         self.hub = AgentHub(self)
         self._thread: Optional[threading.Thread] = None
         profile = store.load_profile()
@@ -290,13 +291,17 @@ class Controller:
             params, pid, customized = trial.parameters, trial.parameter_id, trial.source != "algorithm"
             tuner = self.tuner
             tuner.post(lambda: tuner.result(pid, params, value, trial.id, customized))
-        else:
-            history = [trial.history[k] for k in sorted(trial.history)]
-            self.tuner.post(lambda: self._assess(trial, history))
+        elif self.tuner.assessor is not None and trial.id not in self._assess_pending:
+            self._assess_pending.add(trial.id)  # one assessment covers every metric that arrives before it runs
+            self.tuner.post(lambda: self._assess(trial))
         self.wake.notify_all()
 
-    def _assess(self, trial: Trial, history: list[Any]) -> None:
+    def _assess(self, trial: Trial) -> None:
+        """Ask the assessor about ``trial``'s whole history (every intermediate result so far, in order)."""
         assert self.tuner is not None
+        with self.lock:
+            self._assess_pending.discard(trial.id)
+            history = [trial.history[k] for k in sorted(trial.history)]
         if self.tuner.assess(trial.id, history):
             with self.lock:
                 if trial.status in ACTIVE and not trial.kill_reason:

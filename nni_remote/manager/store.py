@@ -143,6 +143,29 @@ class Store:
         cur = self._db.execute("INSERT OR IGNORE INTO Delivered VALUES (?,?)", (trial_id, seq))
         return cur.rowcount == 1
 
+    def first_deliveries(self, trial_id: str, seqs: list[int]) -> set[int]:
+        """Record a batch of (trial, seq) as delivered; return the seqs not delivered before.
+
+        One SELECT and one ``executemany``; call inside a transaction.
+        """
+        if not seqs:
+            return set()
+        lo, hi = min(seqs), max(seqs)
+        seen = {r[0] for r in self._db.execute(
+            "SELECT seq FROM Delivered WHERE trialJobId=? AND seq BETWEEN ? AND ?", (trial_id, lo, hi))}
+        new = set(seqs) - seen
+        self._db.executemany("INSERT INTO Delivered VALUES (?,?)", [(trial_id, s) for s in sorted(new)])
+        return new
+
+    def add_metrics(self, records: list[dict[str, Any]]) -> None:
+        """Store a batch of metric records (the keys of :meth:`add_metric`) in one ``executemany``."""
+        if not records:
+            return
+        rows = [(r.get("timestamp") or now_ms(), r["trial_id"], r["parameter_id"], r["kind"], r["sequence"],
+                 r["data"]) for r in records]
+        with self.transaction() as db:
+            db.executemany("INSERT INTO MetricData VALUES (?,?,?,?,?,?)", rows)
+
     def add_metric(self, trial_id: str, parameter_id: str | None, kind: str, sequence: int, data: str,
                    timestamp: int | None = None) -> dict[str, Any]:
         record = {"timestamp": timestamp or now_ms(), "trialJobId": trial_id, "parameterId": parameter_id,
