@@ -418,12 +418,17 @@ def _metric_record(trial: Trial, event: dict[str, Any]) -> Optional[tuple[dict[s
 
     This is the edge where a metric arrives: its value is decoded here, once, and
     carried as data from then on (NNI's encoded form is made once, for the store).
+    An agent that parsed the record already sends it as ``record`` (the trial's
+    record, its ``value`` still the trial's JSON text) and the decoded ``value``;
+    the record arrives inside the batch's JSON, with no second parse here.
     """
-    try:
-        record = json.loads(event.get("metric") or "")
-    except ValueError:
-        log.warning("trial %s sent an unreadable metric record: %.200r", trial.id, event.get("metric"))
-        return None
+    record = event.get("record")
+    if not isinstance(record, dict):
+        try:
+            record = json.loads(event.get("metric") or "")
+        except ValueError:
+            log.warning("trial %s sent an unreadable metric record: %.200r", trial.id, event.get("metric"))
+            return None
     if not isinstance(record, dict) or record.get("type") not in ("FINAL", "PERIODICAL"):
         return None
     value = record.get("value")
@@ -438,7 +443,7 @@ def _metric_record(trial: Trial, event: dict[str, Any]) -> Optional[tuple[dict[s
     pid = record.get("parameter_id")
     args = {"trial_id": trial.id, "parameter_id": None if pid is None else str(pid), "kind": record["type"],
             "sequence": sequence, "data": encode_data(value), "timestamp": now_ms()}
-    return args, _decoded(value)
+    return args, event["value"] if "record" in event and "value" in event else _decoded(value)
 
 
 def _decoded(value: Any) -> Any:
