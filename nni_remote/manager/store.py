@@ -34,10 +34,13 @@ CREATE TABLE IF NOT EXISTS MetricData (timestamp integer, trialJobId text, param
     type text, sequence integer, data text);
 CREATE INDEX IF NOT EXISTS MetricData_trialJobId ON MetricData(trialJobId);
 CREATE INDEX IF NOT EXISTS MetricData_type ON MetricData(type);
+CREATE INDEX IF NOT EXISTS MetricData_trial_type ON MetricData(trialJobId, type);
 CREATE TABLE IF NOT EXISTS Trial (trialJobId text PRIMARY KEY, sequenceId integer, status text,
     parameter text, parameterId text, parameterSource text, submitTime integer, startTime integer,
     endTime integer, machine text, gpus text, message text, exitCode integer, killReason text,
     attempt integer DEFAULT 0, logPath text, pid integer);
+CREATE INDEX IF NOT EXISTS Trial_sequence ON Trial(sequenceId, submitTime);
+CREATE INDEX IF NOT EXISTS Trial_status ON Trial(status);
 CREATE TABLE IF NOT EXISTS Delivered (trialJobId text, seq integer, PRIMARY KEY (trialJobId, seq));
 CREATE TABLE IF NOT EXISTS Meta (key text PRIMARY KEY, value text);
 """
@@ -179,9 +182,30 @@ class Store:
         with self.transaction() as db:
             db.execute("DELETE FROM MetricData WHERE trialJobId=?", (trial_id,))
 
+    def metric_counts(self, kind: str) -> dict[str, int]:
+        """How many metrics of ``kind`` each trial has."""
+        with self._lock:
+            rows = self._db.execute("SELECT trialJobId, COUNT(*) FROM MetricData WHERE type=? GROUP BY trialJobId",
+                                    (kind,)).fetchall()
+        return {r[0]: r[1] for r in rows}
+
     def metrics(self, trial_id: str | None = None, kind: str | None = None,
-                trial_ids: list[str] | None = None) -> list[dict[str, Any]]:
-        query, args = "SELECT * FROM MetricData WHERE 1=1", []
+                trial_ids: list[str] | None = None, offset: int = 0,
+                limit: int | None = None) -> list[dict[str, Any]]:
+        """Metric rows in the order they were stored; ``offset``/``limit`` page them."""
+        if trial_ids is not None and len(trial_ids) > 500:  # SQLite caps the number of ? in one statement
+            rows = [r for i in range(0, len(trial_ids), 500)
+                    for r in self._metric_rows(trial_id, kind, trial_ids[i:i + 500], 0, None)]
+            rows.sort(key=lambda r: r.pop("_rowid"))
+            return rows[offset:None if limit is None else offset + limit]
+        rows = self._metric_rows(trial_id, kind, trial_ids, offset, limit)
+        for row in rows:
+            del row["_rowid"]
+        return rows
+
+    def _metric_rows(self, trial_id: str | None, kind: str | None, trial_ids: list[str] | None, offset: int,
+                     limit: int | None) -> list[dict[str, Any]]:
+        query, args = "SELECT rowid AS _rowid, * FROM MetricData WHERE 1=1", list[Any]()
         if trial_id is not None:
             query += " AND trialJobId=?"
             args.append(trial_id)
@@ -191,6 +215,10 @@ class Store:
         if trial_ids is not None:
             query += f" AND trialJobId IN ({','.join('?' * len(trial_ids))})"
             args.extend(trial_ids)
+        query += " ORDER BY rowid"
+        if limit is not None or offset:
+            query += " LIMIT ? OFFSET ?"
+            args.extend([-1 if limit is None else limit, offset])
         with self._lock:
-            rows = self._db.execute(query + " ORDER BY rowid", args).fetchall()
+            rows = self._db.execute(query, args).fetchall()
         return [dict(r) for r in rows]

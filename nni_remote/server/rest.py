@@ -15,6 +15,7 @@ from flask import Blueprint, Response, current_app, request
 
 from nni_remote.common import registry
 from nni_remote.errors import BadRequest, ExperimentNotReady, TrialFileNotFound, Unsupported
+from nni_remote.server import paging
 from nni_remote.server.errors import error as error
 from nni_remote.services.base import safe_file_name
 
@@ -159,7 +160,10 @@ def kill_trial_job(trial_id: str) -> Response:
 @bp.get("/metric-data/<trial_id>")
 @bp.get("/metric-data/<trial_id>/<path:_extra>")
 def metric_data(trial_id: str | None = None, _extra: str = "") -> Response:
-    return json_response(controller().store.metrics(trial_id=trial_id, kind=request.args.get("type")))
+    """NNI's metric rows; ``offset`` and ``limit`` (not NNI's) page them, in the order they were stored."""
+    page = paging.page_args(request.args, frozenset())
+    return json_response(controller().store.metrics(trial_id=trial_id, kind=request.args.get("type"),
+                                                    offset=page.offset, limit=page.limit))
 
 
 @bp.get("/metric-data-range/<low>/<high>")
