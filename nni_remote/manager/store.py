@@ -203,6 +203,32 @@ class Store:
             del row["_rowid"]
         return rows
 
+    def iter_metrics(self, trial_id: str | None = None, kind: str | None = None,
+                     chunk: int = 5000) -> Iterator[list[tuple[Any, ...]]]:
+        """Every metric row (NNI's column order), in chunks, from a connection of its own.
+
+        For streaming a whole experiment's metrics: the store's lock is not held while
+        the caller sends them, and memory stays at one chunk (WAL lets it read while
+        ingest writes; it sees the rows committed when it started).
+        """
+        query, args = "SELECT * FROM MetricData WHERE 1=1", list[Any]()
+        if trial_id is not None:
+            query += " AND trialJobId=?"
+            args.append(trial_id)
+        if kind is not None:
+            query += " AND type=?"
+            args.append(kind)
+        db = sqlite3.connect(self.path, timeout=30)
+        try:
+            cursor = db.execute(query + " ORDER BY rowid", args)
+            while True:
+                rows = cursor.fetchmany(chunk)
+                if not rows:
+                    return
+                yield rows
+        finally:
+            db.close()
+
     def _metric_rows(self, trial_id: str | None, kind: str | None, trial_ids: list[str] | None, offset: int,
                      limit: int | None) -> list[dict[str, Any]]:
         query, args = "SELECT rowid AS _rowid, * FROM MetricData WHERE 1=1", list[Any]()

@@ -88,7 +88,9 @@ def test_bad_paging_arguments_are_refused_naming_the_argument(app, query, field)
 
 
 def test_metric_data_pages_in_stored_order_and_stays_whole_without_arguments(app):
-    whole = app.get("/api/v1/nni/metric-data").get_json()
+    resp = app.get("/api/v1/nni/metric-data")
+    assert resp.is_streamed                     # the whole experiment's metrics are streamed, not built in memory
+    whole = resp.get_json()
     assert len(whole) == 120 and set(whole[0]) == {"timestamp", "trialJobId", "parameterId", "type", "sequence", "data"}
     page = app.get("/api/v1/nni/metric-data?offset=100&limit=50").get_json()
     assert page == whole[100:]
@@ -101,8 +103,8 @@ def test_finished_trials_read_their_curve_from_the_store(app):
 
 def test_large_answers_are_gzipped_for_clients_that_ask(app, monkeypatch):
     monkeypatch.setattr("nni_remote.server.app.GZIP_MIN_BYTES", 4096)
-    plain = app.get("/api/v1/nni/metric-data")
+    plain = app.get("/api/v1/nni-remote/trials")
     assert "Content-Encoding" not in plain.headers
-    packed = app.get("/api/v1/nni/metric-data", headers={"Accept-Encoding": "gzip, deflate"})
+    packed = app.get("/api/v1/nni-remote/trials", headers={"Accept-Encoding": "gzip, deflate"})
     assert packed.headers["Content-Encoding"] == "gzip"
     assert json.loads(gzip.decompress(packed.get_data())) == plain.get_json()
