@@ -107,7 +107,8 @@ def trial_view(t: Trial) -> dict[str, Any]:
 
 
 TRIAL_SORTS = frozenset({"trialJobId", "sequenceId", "status", "submitTime", "startTime", "endTime", "duration",
-                         "finalScalar", "machine", "message", "attempt", "exitCode", "intermediateCount"})
+                         "finalScalar", "machine", "message", "attempt", "exitCode", "intermediateCount",
+                         "parameters", "gpus"})
 
 
 def _searchable(view: dict[str, Any]) -> str:
@@ -125,6 +126,7 @@ def trials() -> Response:
     resp = reply(items)
     resp.headers[paging.TOTAL_HEADER] = str(total)
     resp.headers["X-Trials-Count"] = str(len(views))
+    resp.headers["X-Metric-Keys"] = json.dumps(paging.metric_keys([v["finalMetric"] for v in views]))
     return resp
 
 

@@ -15,6 +15,7 @@ is returned, as before.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional
 
@@ -72,9 +73,20 @@ def metric_key(value: Any, key: str) -> Optional[float]:
         value = value.get(key)
     elif key != "default":
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         return None
     return float(value)
+
+
+def metric_keys(values: list[Any]) -> list[str]:
+    """The keys with a number in some metric value, ``default`` (a plain number) first."""
+    keys: dict[str, None] = {}
+    for value in values:
+        if isinstance(value, dict):
+            keys.update((k, None) for k, x in value.items() if metric_key({k: x}, k) is not None)
+        elif metric_key(value, "default") is not None:
+            keys["default"] = None
+    return ["default"] * ("default" in keys) + sorted(k for k in keys if k != "default")
 
 
 def apply(items: list[dict[str, Any]], page: Page,

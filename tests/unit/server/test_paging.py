@@ -108,3 +108,8 @@ def test_large_answers_are_gzipped_for_clients_that_ask(app, monkeypatch):
     packed = app.get("/api/v1/nni-remote/trials", headers={"Accept-Encoding": "gzip, deflate"})
     assert packed.headers["Content-Encoding"] == "gzip"
     assert json.loads(gzip.decompress(packed.get_data())) == plain.get_json()
+
+
+def test_a_page_says_the_metric_keys_of_every_trial(app):
+    resp = app.get("/api/v1/nni-remote/trials?status=RUNNING&limit=1")   # a page without any final metric
+    assert json.loads(resp.headers["X-Metric-Keys"]) == ["default", "acc"]
