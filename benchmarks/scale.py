@@ -123,6 +123,8 @@ def run(args: argparse.Namespace, root: str, code: str) -> None:
     t = time.perf_counter()
     viewed = Experiment.view(exp.id, port=port, non_blocking=True)
     startup = time.perf_counter() - t
+    if viewed._proc is not None:
+        print(f"manager RSS before any read: {psutil.Process(viewed._proc.pid).memory_info().rss / 2**20:.0f} MiB")
     try:
         rows = measure(args, port, ids, viewed, startup, fill_s)
     finally:
@@ -154,11 +156,8 @@ def measure(args: argparse.Namespace, port: int, ids: list[str], viewed: Experim
     proc = psutil.Process(viewed._proc.pid) if viewed._proc is not None else None
     for label, path, gz, repeat in cases:
         times, size = timed_get(port, path, repeat, gz)
-        rows.append((label, f"p50 {ms(percentile(times, .5))}  max {ms(max(times))}  ({size / 2**20:.2f} MiB)"))
-        if proc is not None and label == "GET trial-jobs":
-            rows.append(("manager RSS after trial-jobs", f"{proc.memory_info().rss / 2**20:.0f} MiB"))
-    if proc is not None:
-        rows.append(("manager RSS at the end", f"{proc.memory_info().rss / 2**20:.0f} MiB"))
+        rss = f", RSS after: {proc.memory_info().rss / 2**20:.0f} MiB" if proc is not None else ""
+        rows.append((label, f"p50 {ms(percentile(times, .5))}  max {ms(max(times))}  ({size / 2**20:.2f} MiB{rss})"))
     report(f"reads at scale: {len(ids)} trials x {args.metrics} metrics (Experiment.view)", rows)
     return rows
 

@@ -150,14 +150,22 @@ class Controller:
             profile["nextSequenceId"] = self.next_sequence_id()
             return profile
 
-    def snapshot(self, trials: bool = True) -> ExperimentSnapshot:
-        """Everything REST reads, copied under the lock at one instant (see read_model.py)."""
+    def snapshot(self, trials: bool = True, trial_id: Optional[str] = None) -> ExperimentSnapshot:
+        """Everything REST reads, copied under the lock at one instant (see read_model.py).
+
+        With ``trial_id``, ``trials`` holds only that trial (if it exists): reading one
+        trial does not copy ten thousand.
+        """
         with self.lock:
+            if trial_id is not None:
+                one = self.trials.get(trial_id)
+                chosen: Any = () if one is None else (one,)
+            else:
+                chosen = sorted(self.trials.values(), key=lambda t: t.seq) if trials else ()
             return ExperimentSnapshot(
                 id=self.id, status=self.status, errors=tuple(self.errors), readonly=self.readonly,
                 exp_dir=self.exp_dir, profile=self.profile_snapshot(),
-                trials=tuple(copy_trial(t) for t in sorted(self.trials.values(), key=lambda t: t.seq))
-                if trials else (),
+                trials=tuple(copy_trial(t) for t in chosen),
                 machines=tuple(machine_view(m) for m in self.hub.machines.values()),
                 has_service=self.service is not None)
 

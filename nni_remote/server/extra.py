@@ -132,7 +132,7 @@ def trials() -> Response:
 
 @bp.get("/trials/<trial_id>")
 def trial_detail(trial_id: str) -> Response:
-    snap = controller().snapshot()
+    snap = controller().snapshot(trial_id=trial_id)
     trial = snap.trial(trial_id)
     view = trial_view(trial)
     view["intermediate"] = [{"sequence": k, "value": v, "scalar": scalar(v)}
@@ -162,7 +162,7 @@ def _local_dir(trial: Trial) -> Optional[str]:
 @bp.get("/trials/<trial_id>/files")
 def trial_files(trial_id: str) -> Response:
     """The files of a trial's directory (on its machine), with sizes where they are known."""
-    snap = controller().snapshot()
+    snap = controller().snapshot(trial_id=trial_id)
     trial = snap.trial(trial_id)
     machine, log_path = trial.machine, trial.log_path
     files: list[TrialFile] = []
@@ -197,7 +197,7 @@ def trial_tail(trial_id: str, name: str) -> Response:
     name = {"stdout": "trial.stdout", "stderr": "trial.stderr"}.get(name, name)
     if not safe_file_name(name):
         raise BadRequest(f"{name!r} is not a file name in the trial's directory")
-    snap = controller().snapshot()
+    snap = controller().snapshot(trial_id=trial_id)
     trial = snap.trial(trial_id)
     machine = trial.machine
     local = _local_dir(trial)

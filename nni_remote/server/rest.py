@@ -152,7 +152,7 @@ def _job_text(trial: Any, cache: dict[str, tuple[tuple[Any, ...], str]]) -> str:
 
 @bp.get("/trial-jobs/<trial_id>")
 def trial_job(trial_id: str) -> Response:
-    return json_response(controller().snapshot().trial(trial_id).job_info())
+    return json_response(controller().snapshot(trial_id=trial_id).trial(trial_id).job_info())
 
 
 @bp.post("/trial-jobs")
@@ -232,7 +232,7 @@ _FILE_ALIASES = {"stdout": "trial.stdout", "stderr": "trial.stderr"}
 
 @bp.get("/trial-file/<trial_id>/<path:name>")
 def trial_file(trial_id: str, name: str) -> Response:
-    machine = controller().snapshot().trial(trial_id).machine
+    machine = controller().snapshot(trial_id=trial_id).trial(trial_id).machine
     if machine is None or not safe_file_name(name):
         raise TrialFileNotFound(f"trial {trial_id} has no file {name!r} (it has not started, or the name is invalid)")
     filename = _FILE_ALIASES.get(name, name)

@@ -34,7 +34,7 @@ def app(tmp_path):
             store.add_metric(t.id, str(t.seq), "PERIODICAL", s, json.dumps(json.dumps(s)))
     snap = SimpleNamespace(params={}, id="exp1", trials=trials, has_service=False, machine=lambda name: None)
     snap.trial = lambda tid: next(t for t in trials if t.id == tid)
-    ctl = SimpleNamespace(snapshot=lambda trials=True: snap, store=store)
+    ctl = SimpleNamespace(snapshot=lambda trials=True, trial_id=None: snap, store=store)
     manager = SimpleNamespace(exp_id="exp1", exp_dir=str(tmp_path), port=1, controller=ctl, portal_token=None,
                               agent_token="t")
     yield create_app(manager).test_client()
