@@ -22,12 +22,11 @@ import os
 import shutil
 import sqlite3
 import sys
-import tempfile
 import time
 from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from benchmarks._common import ms, percentile, report  # noqa: E402
+from benchmarks._common import bench_dirs, ms, percentile, report  # noqa: E402
 from benchmarks.local_throughput import free_port  # noqa: E402
 from nni_remote import Experiment, ExperimentConfig  # noqa: E402
 from nni_remote.common.metrics import decode_data  # noqa: E402
@@ -90,13 +89,7 @@ def main() -> None:
     parser.add_argument("--python", default="/usr/bin/python3" if os.path.exists("/usr/bin/python3")
                         else shutil.which("python3") or sys.executable)
     args = parser.parse_args()
-    root = tempfile.mkdtemp(prefix="nnir-ingest-")
-    os.environ["HOME"] = os.path.join(root, "home")
-    os.makedirs(os.environ["HOME"])
-    code = os.path.join(root, "code")
-    os.makedirs(code)
-    with open(os.path.join(code, "trial.py"), "w") as f:
-        f.write(TRIAL)
+    root, code = bench_dirs("nnir-ingest-", TRIAL)
     rig = None
     try:
         service, rig = training_service(args, root)

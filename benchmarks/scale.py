@@ -20,14 +20,13 @@ import random
 import shutil
 import sqlite3
 import sys
-import tempfile
 import time
 from typing import Any
 
 import psutil
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from benchmarks._common import ms, percentile, report  # noqa: E402
+from benchmarks._common import bench_dirs, ms, percentile, report  # noqa: E402
 from benchmarks.local_throughput import free_port  # noqa: E402
 from nni_remote import Experiment, ExperimentConfig  # noqa: E402
 from nni_remote.manager.store import TRIAL_COLUMNS  # noqa: E402
@@ -89,13 +88,7 @@ def main() -> None:
     parser.add_argument("--metrics", type=int, default=100, help="intermediate results per trial")
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
-    root = tempfile.mkdtemp(prefix="nnir-scale-")
-    os.environ["HOME"] = os.path.join(root, "home")
-    os.makedirs(os.environ["HOME"])
-    code = os.path.join(root, "code")
-    os.makedirs(code)
-    with open(os.path.join(code, "trial.py"), "w") as f:
-        f.write("import nni\nnni.get_next_parameter()\nnni.report_final_result(0.5)\n")
+    root, code = bench_dirs("nnir-scale-", "import nni\nnni.get_next_parameter()\nnni.report_final_result(0.5)\n")
     try:
         run(args, root, code)
     finally:

@@ -211,13 +211,8 @@ class Store:
         the caller sends them, and memory stays at one chunk (WAL lets it read while
         ingest writes; it sees the rows committed when it started).
         """
-        query, args = "SELECT * FROM MetricData WHERE 1=1", list[Any]()
-        if trial_id is not None:
-            query += " AND trialJobId=?"
-            args.append(trial_id)
-        if kind is not None:
-            query += " AND type=?"
-            args.append(kind)
+        where, args = _metric_filter(trial_id, kind, None)
+        query = "SELECT * FROM MetricData" + where
         db = sqlite3.connect(self.path, timeout=30)
         try:
             cursor = db.execute(query + " ORDER BY rowid", args)
@@ -231,20 +226,26 @@ class Store:
 
     def _metric_rows(self, trial_id: str | None, kind: str | None, trial_ids: list[str] | None, offset: int,
                      limit: int | None) -> list[dict[str, Any]]:
-        query, args = "SELECT rowid AS _rowid, * FROM MetricData WHERE 1=1", list[Any]()
-        if trial_id is not None:
-            query += " AND trialJobId=?"
-            args.append(trial_id)
-        if kind is not None:
-            query += " AND type=?"
-            args.append(kind)
-        if trial_ids is not None:
-            query += f" AND trialJobId IN ({','.join('?' * len(trial_ids))})"
-            args.extend(trial_ids)
-        query += " ORDER BY rowid"
+        where, args = _metric_filter(trial_id, kind, trial_ids)
+        query = "SELECT rowid AS _rowid, * FROM MetricData" + where + " ORDER BY rowid"
         if limit is not None or offset:
             query += " LIMIT ? OFFSET ?"
             args.extend([-1 if limit is None else limit, offset])
         with self._lock:
             rows = self._db.execute(query, args).fetchall()
         return [dict(r) for r in rows]
+
+
+def _metric_filter(trial_id: str | None, kind: str | None, trial_ids: list[str] | None) -> tuple[str, list[Any]]:
+    """The WHERE clause (and its arguments) selecting metric rows by trial, kind and trial list."""
+    where, args = " WHERE 1=1", list[Any]()
+    if trial_id is not None:
+        where += " AND trialJobId=?"
+        args.append(trial_id)
+    if kind is not None:
+        where += " AND type=?"
+        args.append(kind)
+    if trial_ids is not None:
+        where += f" AND trialJobId IN ({','.join('?' * len(trial_ids))})"
+        args.extend(trial_ids)
+    return where, args
