@@ -62,14 +62,18 @@ def floor(rows: list[tuple[Any, ...]], root: str) -> float:
 
 
 def training_service(args: argparse.Namespace, root: str) -> tuple[dict[str, Any], Any]:
+    """The local training service, or (``--remote``) one real sshd rig host and the rig to take down."""
     if not args.remote:
         return {"platform": "local"}, None
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "deploy"))
     import sshrig  # type: ignore[import-not-found]
-    rig = sshrig.Rig.create(hosts=1) if hasattr(sshrig, "Rig") else None
-    if rig is None:
-        raise SystemExit("deploy/sshrig.py has no Rig class here; run without --remote")
-    return rig.training_service(), rig
+    rig = sshrig.SshRig(os.path.join(root, "rig"))
+    hosts = rig.up(1, logins=["key"])
+    os.makedirs(os.path.join(os.environ["HOME"], ".ssh"), exist_ok=True)
+    with open(os.path.join(os.environ["HOME"], ".ssh", "known_hosts"), "w") as f:
+        f.write("\n".join(h.host_key_line for h in hosts) + "\n")
+    machines = [dict(h.machine_config(), maxTrialNumber=args.concurrency) for h in hosts]
+    return {"platform": "remote", "machine_list": machines}, rig
 
 
 def status_of(exp: Experiment) -> str:
@@ -96,13 +100,13 @@ def main() -> None:
         run(args, root, code, service)
     finally:
         if rig is not None:
-            rig.destroy()
+            rig.down()
         shutil.rmtree(root, ignore_errors=True)
 
 
 def run(args: argparse.Namespace, root: str, code: str, service: dict[str, Any]) -> None:
     config = ExperimentConfig(
-        trial_command=f"BENCH_METRICS={args.metrics} {args.python} trial.py", trial_code_directory=code,
+        trial_command=f"BENCH_METRICS={args.metrics} {'python3' if args.remote else args.python} trial.py", trial_code_directory=code,
         trial_concurrency=args.concurrency, max_trial_number=args.trials,
         experiment_working_directory=os.path.join(root, "exps"),
         search_space={"x": {"_type": "uniform", "_value": [0, 1]}}, tuner={"name": "Random"},
