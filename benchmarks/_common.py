@@ -5,6 +5,7 @@ import json
 import os
 import statistics
 import subprocess
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Optional
@@ -21,6 +22,18 @@ if out:
     with open(os.path.join(out, "bench.json"), "w") as f:
         json.dump({"t0": t0, "t_report": t_report, "t_end": time.time()}, f)
 '''
+
+
+def bench_dirs(prefix: str, trial: str) -> tuple[str, str]:
+    """A temporary root (with its own HOME, so experiments stay out of the user's) and a code dir with trial.py."""
+    root = tempfile.mkdtemp(prefix=prefix)
+    os.environ["HOME"] = os.path.join(root, "home")
+    os.makedirs(os.environ["HOME"])
+    code = os.path.join(root, "code")
+    os.makedirs(code)
+    with open(os.path.join(code, "trial.py"), "w") as f:
+        f.write(trial)
+    return root, code
 
 
 def percentile(values: list[float], q: float) -> float:

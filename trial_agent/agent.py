@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 import urllib.parse
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 from trial_agent.protocol import CMD_KILL, CMD_SHUTDOWN, CMD_START, PROTOCOL_VERSION
 from trial_agent.gpu import GpuMonitor
@@ -50,7 +50,8 @@ class HeadChannel:
         self.orphan_timeout = info.get("orphan_timeout", self.orphan_timeout)
         self._local.conn = None
 
-    def post(self, route: str, body: Dict[str, Any], timeout: float) -> Any:
+    def post(self, route: str, body: Union[Dict[str, Any], str], timeout: float) -> Any:
+        """POST ``body`` (a dict, or JSON text already made) to ``route``; the answer's JSON."""
         if self.url is None:
             self.reload()
             if self.url is None:
@@ -61,7 +62,7 @@ class HeadChannel:
         if conn is None or getattr(self._local, "key", None) != key:
             conn = http.client.HTTPConnection(parsed.hostname, parsed.port or 80, timeout=timeout)
             self._local.conn, self._local.key = conn, key
-        data = json.dumps(body).encode()
+        data = (body if isinstance(body, str) else json.dumps(body)).encode()
         headers = {"Content-Type": "application/json", "Authorization": "Bearer %s" % self.token}
         try:
             conn.request("POST", parsed.path.rstrip("/") + "/api/agent/v1/" + route, data, headers)
@@ -235,16 +236,13 @@ class Agent:
         while True:
             self.events_ready.wait(0.5)
             self.events_ready.clear()
-            with self.lock:
-                batch = {r.id: r.spool.unacked() for r in self.runners.values()}
-            batch = {k: v for k, v in batch.items() if v}
-            if not batch:
+            batch = self._events_batch()
+            if batch is None:
                 if self.stopping.is_set() and self._all_done():
                     return
                 continue
             try:
-                reply = self.head.post("events", {"machine": self.machine, "boot": self.boot,
-                                                  "trials": batch}, timeout=30)
+                reply = self.head.post("events", batch, timeout=30)
                 backoff = 0.05
                 self.last_contact = time.time()
             except HeadUnavailable:
@@ -259,6 +257,19 @@ class Agent:
                     if runner is not None:
                         runner.spool.ack(upto)
             self.events_ready.set()  # more may have queued while sending
+
+    def _events_batch(self) -> Optional[str]:
+        """The events body (JSON text) with every run's unacknowledged events; None if there are none.
+
+        Events go as the spool stored them, so a batch is joined, not encoded again.
+        """
+        with self.lock:
+            runs = ["%s: %s" % (json.dumps(r.id), r.spool.unacked_json()) for r in self.runners.values()
+                    if r.spool.pending()]
+        if not runs:
+            return None
+        return '{"machine": %s, "boot": %s, "trials": {%s}}' % (json.dumps(self.machine), json.dumps(self.boot),
+                                                                ", ".join(runs))
 
     def _all_done(self) -> bool:
         with self.lock:

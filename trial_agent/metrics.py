@@ -109,6 +109,7 @@ class EventSpool:
         self.ack_path = os.path.join(directory, "acked")
         self._lock = threading.Lock()
         self.events = []
+        self.lines: List[str] = []  # each event's JSON text, sent as is (never encoded twice)
         if os.path.exists(self.path):
             with open(self.path, "r", encoding="utf-8") as f:
                 for line in f:
@@ -119,6 +120,7 @@ class EventSpool:
                         self.events.append(json.loads(line))
                     except ValueError:
                         break  # a torn last line from a crash: drop it
+                    self.lines.append(line)
         self.acked = 0
         try:
             with open(self.ack_path) as f:
@@ -132,14 +134,40 @@ class EventSpool:
         with self._lock:
             event = dict(event)
             event["seq"] = len(self.events)
-            self._file.write(json.dumps(event) + "\n")
+            line = json.dumps(event)
+            self._file.write(line + "\n")
             self._file.flush()
             self.events.append(event)
+            self.lines.append(line)
             return event
 
-    def unacked(self, limit: int = 500) -> List[Dict[str, Any]]:
+    def extend(self, events: List[Tuple[Dict[str, Any], str]]) -> None:
+        """Add several events with one write: (event without ``seq``, its JSON text without the closing brace)."""
+        if not events:
+            return
+        with self._lock:
+            lines = []
+            for event, head in events:
+                seq = len(self.events)
+                event["seq"] = seq
+                lines.append('%s, "seq": %d}' % (head, seq))
+                self.events.append(event)
+            self._file.write("\n".join(lines) + "\n")
+            self._file.flush()
+            self.lines.extend(lines)
+
+    def unacked(self, limit: int = 5000) -> List[Dict[str, Any]]:
         with self._lock:
             return list(self.events[self.acked:self.acked + limit])
+
+    def unacked_json(self, limit: int = 5000) -> str:
+        """The unacknowledged events as one JSON array text (their stored lines, not re-encoded)."""
+        with self._lock:
+            return "[" + ",".join(self.lines[self.acked:self.acked + limit]) + "]"
+
+    def pending(self) -> bool:
+        with self._lock:
+            return self.acked < len(self.events)
 
     def ack(self, upto: int) -> None:
         """Record that every event with seq < ``upto`` is stored at the head."""

@@ -10,7 +10,8 @@ HTTP+JSON under ``/api/agent/v1/``, ``Authorization: Bearer <experiment token>``
   with an ``id`` and a ``type`` among :data:`COMMANDS`; commands are re-sent
   until acknowledged.
 - ``POST events`` — ``{"trials": {run_id: [event, ...]}}``; each event has a
-  ``seq`` (per run, from 0) and a ``type`` among :data:`EVENTS`. Answer:
+  ``seq`` (per run, from 0) and a ``type`` among :data:`EVENTS`; up to 5,000
+  events per run in one request, stored by the manager in one transaction. Answer:
   ``{"acked": {run_id: next_seq}}``. Delivery is at-least-once, storage
   exactly-once (the manager keeps (run, seq) pairs).
 
@@ -29,7 +30,8 @@ CMD_SHUTDOWN = "shutdown"    # kill every trial, deliver the last events, exit
 COMMANDS = (CMD_START, CMD_KILL, CMD_SHUTDOWN)
 
 EVENT_STATUS = "status"      # status ("RUNNING"), pid, time (ms)
-EVENT_METRIC = "metric"      # metric: the trial's record as JSON text (type FINAL/PERIODICAL, value, sequence)
+EVENT_METRIC = "metric"      # record: the trial's record parsed (type FINAL/PERIODICAL, value text, sequence) and
+                             # value: that value decoded; or metric: the record's text when it is not JSON
 EVENT_END = "end"            # exit_code or signal, error (could not start), time (ms); or requeue (why): the
                              # trial's machine was lost (Slurm: NODE_FAIL, PREEMPTED), run it as its next attempt
 EVENT_NOTE = "note"          # message: the platform's word on a waiting/running trial (Slurm's pending reason)

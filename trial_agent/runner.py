@@ -14,7 +14,7 @@ import shutil
 import signal
 import subprocess
 import time
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 from trial_agent.metrics import EventSpool, FileTail, parse_metrics_file, parse_stdout_line
 
@@ -157,29 +157,17 @@ class TrialRunner:
 
     def collect(self) -> bool:
         """Turn new trial output into events; returns True if anything was added."""
-        added = False
-        for line in self.stdout_tail.lines():
-            record = parse_stdout_line(line)
-            if record is not None:
-                added |= self._metric(record)
+        records = [r for r in map(parse_stdout_line, self.stdout_tail.lines()) if r is not None]
         data = self.metrics_tail.read_new()
         if data:
-            records, self._metrics_buf = parse_metrics_file(self._metrics_buf + data)
-            for record in records:
-                added |= self._metric(record)
-        if added:
+            more, self._metrics_buf = parse_metrics_file(self._metrics_buf + data)
+            records.extend(more)
+        now = _now_ms()
+        events = [e for e in (_metric_event(r, now) for r in records) if e is not None]
+        self.spool.extend(events)  # one write for the whole batch
+        if events:
             self._save_offsets()
-        return added
-
-    def _metric(self, record: str) -> bool:
-        try:
-            kind = json.loads(record).get("type")
-        except (ValueError, AttributeError):
-            kind = None
-        if kind == "REQUEST_PARAMETER":
-            return False  # parameter.cfg is written before start
-        self.spool.append({"type": "metric", "metric": record, "time": _now_ms()})
-        return True
+        return bool(events)
 
     def poll(self) -> bool:
         """Collect output, enforce a pending kill, and detect the end. True if events were added."""
@@ -229,6 +217,39 @@ class TrialRunner:
     @property
     def state(self) -> str:
         return "done" if self.finished else "running"
+
+
+def _metric_event(text: str, now: int) -> Optional[Tuple[Dict[str, Any], str]]:
+    """One trial record as a spool entry (event, its JSON text without the closing brace);
+    None for REQUEST_PARAMETER (parameter.cfg is written before start).
+
+    A readable record travels parsed (``record``, its ``value`` the trial's JSON
+    text, and that text decoded as ``value``), so the manager parses nothing per
+    metric; the record's own text is embedded, not re-encoded. An unreadable
+    record travels as text (``metric``) for the manager to report.
+    """
+    try:
+        record = json.loads(text)
+    except ValueError:
+        record = None
+    if not isinstance(record, dict):
+        event = {"type": "metric", "metric": text, "time": now}
+        return event, json.dumps(event)[:-1]
+    if record.get("type") == "REQUEST_PARAMETER":
+        return None
+    value, value_text = record.get("value"), "null"
+    if isinstance(value, str):
+        try:
+            value, value_text = json.loads(value), value.strip() or "null"
+        except ValueError:
+            value = None
+    else:
+        value_text = json.dumps(value)
+    event = {"type": "metric", "record": record, "value": value, "time": now}
+    text = text.strip()
+    if "\n" in text or "\r" in text or "\n" in value_text or "\r" in value_text:
+        return event, json.dumps(event)[:-1]  # one line per event in the spool
+    return event, '{"type": "metric", "record": %s, "value": %s, "time": %d' % (text, value_text, now)
 
 
 def _now_ms() -> int:

@@ -295,24 +295,31 @@ class AgentHub:
                 "working_dir": paths.working_dir, "trial_dir": paths.trial_dir, "gpus": trial.gpus}
 
     def events(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Store a batch of agent events in one transaction: deliveries and metrics by ``executemany``."""
         acked: dict[str, int] = {}
+        metrics: list[dict[str, Any]] = []
         with self.c.lock, self.c.store.transaction():
             by_run = self.c.book.by_run()
             for rid, events in (body.get("trials") or {}).items():
                 trial = by_run.get(rid)
-                upto = 0
-                for event in sorted(events, key=lambda e: e.get("seq", 0)):
-                    seq = int(event.get("seq", 0))
-                    upto = max(upto, seq + 1)
-                    if not self.c.store.first_delivery(rid, seq):
+                events = sorted(events, key=lambda e: int(e.get("seq", 0)))
+                seqs = [int(e.get("seq", 0)) for e in events]
+                new = self.c.store.first_deliveries(rid, seqs)
+                for seq, event in zip(seqs, events):
+                    if seq not in new:
                         continue
+                    new.discard(seq)  # a seq twice in one batch counts once
                     if trial is None or trial.status in TERMINAL or run_id(trial) != rid:
                         continue  # an abandoned attempt or an unknown run: stored nothing
-                    self._apply(trial, event)
-                acked[rid] = upto
+                    if event.get("type") == EVENT_END:
+                        self.c.store.add_metrics(metrics)  # the trial's metrics are stored before its end
+                        metrics = []
+                    self._apply(trial, event, metrics)
+                acked[rid] = max(seqs) + 1 if seqs else 0
+            self.c.store.add_metrics(metrics)
         return {"acked": acked}
 
-    def _apply(self, trial: Trial, event: dict[str, Any]) -> None:
+    def _apply(self, trial: Trial, event: dict[str, Any], metrics: list[dict[str, Any]]) -> None:
         kind = event.get("type")
         if kind == EVENT_STATUS and event.get("status") == "RUNNING":
             self.c.on_trial_running(trial, event.get("pid"), int(event.get("time") or now_ms()))
@@ -320,7 +327,7 @@ class AgentHub:
             decoded = _metric_record(trial, event)
             if decoded is not None:
                 record, value = decoded
-                self.c.store.add_metric(**record)
+                metrics.append(record)
                 self.c.on_trial_metric(trial, {k2: record[k1] for k1, k2 in _REST_KEYS}, value)
         elif kind == EVENT_NOTE:  # the platform's word on a trial, e.g. Slurm's pending reason
             if trial.status in ACTIVE and not trial.kill_reason:
@@ -420,12 +427,17 @@ def _metric_record(trial: Trial, event: dict[str, Any]) -> Optional[tuple[dict[s
 
     This is the edge where a metric arrives: its value is decoded here, once, and
     carried as data from then on (NNI's encoded form is made once, for the store).
+    An agent that parsed the record already sends it as ``record`` (the trial's
+    record, its ``value`` still the trial's JSON text) and the decoded ``value``;
+    the record arrives inside the batch's JSON, with no second parse here.
     """
-    try:
-        record = json.loads(event.get("metric") or "")
-    except ValueError:
-        log.warning("trial %s sent an unreadable metric record: %.200r", trial.id, event.get("metric"))
-        return None
+    record = event.get("record")
+    if not isinstance(record, dict):
+        try:
+            record = json.loads(event.get("metric") or "")
+        except ValueError:
+            log.warning("trial %s sent an unreadable metric record: %.200r", trial.id, event.get("metric"))
+            return None
     if not isinstance(record, dict) or record.get("type") not in ("FINAL", "PERIODICAL"):
         return None
     value = record.get("value")
@@ -440,7 +452,7 @@ def _metric_record(trial: Trial, event: dict[str, Any]) -> Optional[tuple[dict[s
     pid = record.get("parameter_id")
     args = {"trial_id": trial.id, "parameter_id": None if pid is None else str(pid), "kind": record["type"],
             "sequence": sequence, "data": encode_data(value), "timestamp": now_ms()}
-    return args, _decoded(value)
+    return args, event["value"] if "record" in event and "value" in event else _decoded(value)
 
 
 def _decoded(value: Any) -> Any:

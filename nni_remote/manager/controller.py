@@ -62,6 +62,7 @@ class Controller:
         self._tick = time.monotonic()
         self._persisted_duration = 0
         self.tuner: Optional[TunerHost] = None
+        self._assess_pending: set[str] = set()   # trials with an assessment queued
         self.hub = AgentHub(self)
         self._thread: Optional[threading.Thread] = None
         profile = store.load_profile()
@@ -155,14 +156,22 @@ class Controller:
         with self.lock:
             return self.status, list(self.errors)
 
-    def snapshot(self, trials: bool = True) -> ExperimentSnapshot:
-        """Everything REST reads, copied under the lock at one instant (see read_model.py)."""
+    def snapshot(self, trials: bool = True, trial_id: Optional[str] = None) -> ExperimentSnapshot:
+        """Everything REST reads, copied under the lock at one instant (see read_model.py).
+
+        With ``trial_id``, ``trials`` holds only that trial (if it exists): reading one
+        trial does not copy ten thousand.
+        """
         with self.lock:
+            if trial_id is not None:
+                one = self.trials.get(trial_id)
+                chosen: Any = () if one is None else (one,)
+            else:
+                chosen = sorted(self.trials.values(), key=lambda t: t.seq) if trials else ()
             return ExperimentSnapshot(
                 id=self.id, status=self.status, errors=tuple(self.errors), readonly=self.readonly,
                 exp_dir=self.exp_dir, profile=self.profile_snapshot(),
-                trials=tuple(copy_trial(t) for t in sorted(self.trials.values(), key=lambda t: t.seq))
-                if trials else (),
+                trials=tuple(copy_trial(t) for t in chosen),
                 machines=tuple(machine_view(m) for m in self.hub.machines.values()),
                 has_service=self.service is not None)
 
@@ -297,13 +306,17 @@ class Controller:
             params, pid, customized = trial.parameters, trial.parameter_id, trial.source != "algorithm"
             tuner = self.tuner
             tuner.post(lambda: tuner.result(pid, params, value, trial.id, customized))
-        else:
-            history = [trial.history[k] for k in sorted(trial.history)]
-            self.tuner.post(lambda: self._assess(trial, history))
+        elif self.tuner.assessor is not None and trial.id not in self._assess_pending:
+            self._assess_pending.add(trial.id)  # one assessment covers every metric that arrives before it runs
+            self.tuner.post(lambda: self._assess(trial))
         self.wake.notify_all()
 
-    def _assess(self, trial: Trial, history: list[Any]) -> None:
+    def _assess(self, trial: Trial) -> None:
+        """Ask the assessor about ``trial``'s whole history (every intermediate result so far, in order)."""
         assert self.tuner is not None
+        with self.lock:
+            self._assess_pending.discard(trial.id)
+            history = [trial.history[k] for k in sorted(trial.history)]
         if self.tuner.assess(trial.id, history, parameter_id=trial.parameter_id):
             with self.lock:
                 if trial.status in ACTIVE and not trial.kill_reason:

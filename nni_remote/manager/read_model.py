@@ -7,7 +7,7 @@ or the agents.
 """
 from __future__ import annotations
 
-import dataclasses
+import copy
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -36,8 +36,10 @@ def machine_view(m: Machine) -> MachineView:
 
 def copy_trial(trial: Trial) -> Trial:
     """A copy that later changes of the original never reach."""
-    return dataclasses.replace(trial, history=dict(trial.history),
-                               gpus=None if trial.gpus is None else list(trial.gpus))
+    clone = copy.copy(trial)   # a shallow copy, then fresh containers: much cheaper than dataclasses.replace
+    clone.history = dict(trial.history)
+    clone.gpus = None if trial.gpus is None else list(trial.gpus)
+    return clone
 
 
 @dataclass(frozen=True)

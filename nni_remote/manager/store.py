@@ -34,10 +34,13 @@ CREATE TABLE IF NOT EXISTS MetricData (timestamp integer, trialJobId text, param
     type text, sequence integer, data text);
 CREATE INDEX IF NOT EXISTS MetricData_trialJobId ON MetricData(trialJobId);
 CREATE INDEX IF NOT EXISTS MetricData_type ON MetricData(type);
+CREATE INDEX IF NOT EXISTS MetricData_trial_type ON MetricData(trialJobId, type);
 CREATE TABLE IF NOT EXISTS Trial (trialJobId text PRIMARY KEY, sequenceId integer, status text,
     parameter text, parameterId text, parameterSource text, submitTime integer, startTime integer,
     endTime integer, machine text, gpus text, message text, exitCode integer, killReason text,
     attempt integer DEFAULT 0, logPath text, pid integer);
+CREATE INDEX IF NOT EXISTS Trial_sequence ON Trial(sequenceId, submitTime);
+CREATE INDEX IF NOT EXISTS Trial_status ON Trial(status);
 CREATE TABLE IF NOT EXISTS Delivered (trialJobId text, seq integer, PRIMARY KEY (trialJobId, seq));
 CREATE TABLE IF NOT EXISTS Meta (key text PRIMARY KEY, value text);
 """
@@ -143,6 +146,29 @@ class Store:
         cur = self._db.execute("INSERT OR IGNORE INTO Delivered VALUES (?,?)", (trial_id, seq))
         return cur.rowcount == 1
 
+    def first_deliveries(self, trial_id: str, seqs: list[int]) -> set[int]:
+        """Record a batch of (trial, seq) as delivered; return the seqs not delivered before.
+
+        One SELECT and one ``executemany``; call inside a transaction.
+        """
+        if not seqs:
+            return set()
+        lo, hi = min(seqs), max(seqs)
+        seen = {r[0] for r in self._db.execute(
+            "SELECT seq FROM Delivered WHERE trialJobId=? AND seq BETWEEN ? AND ?", (trial_id, lo, hi))}
+        new = set(seqs) - seen
+        self._db.executemany("INSERT INTO Delivered VALUES (?,?)", [(trial_id, s) for s in sorted(new)])
+        return new
+
+    def add_metrics(self, records: list[dict[str, Any]]) -> None:
+        """Store a batch of metric records (the keys of :meth:`add_metric`) in one ``executemany``."""
+        if not records:
+            return
+        rows = [(r.get("timestamp") or now_ms(), r["trial_id"], r["parameter_id"], r["kind"], r["sequence"],
+                 r["data"]) for r in records]
+        with self.transaction() as db:
+            db.executemany("INSERT INTO MetricData VALUES (?,?,?,?,?,?)", rows)
+
     def add_metric(self, trial_id: str, parameter_id: str | None, kind: str, sequence: int, data: str,
                    timestamp: int | None = None) -> dict[str, Any]:
         record = {"timestamp": timestamp or now_ms(), "trialJobId": trial_id, "parameterId": parameter_id,
@@ -156,18 +182,70 @@ class Store:
         with self.transaction() as db:
             db.execute("DELETE FROM MetricData WHERE trialJobId=?", (trial_id,))
 
-    def metrics(self, trial_id: str | None = None, kind: str | None = None,
-                trial_ids: list[str] | None = None) -> list[dict[str, Any]]:
-        query, args = "SELECT * FROM MetricData WHERE 1=1", []
-        if trial_id is not None:
-            query += " AND trialJobId=?"
-            args.append(trial_id)
-        if kind is not None:
-            query += " AND type=?"
-            args.append(kind)
-        if trial_ids is not None:
-            query += f" AND trialJobId IN ({','.join('?' * len(trial_ids))})"
-            args.extend(trial_ids)
+    def metric_counts(self, kind: str) -> dict[str, int]:
+        """How many metrics of ``kind`` each trial has."""
         with self._lock:
-            rows = self._db.execute(query + " ORDER BY rowid", args).fetchall()
+            rows = self._db.execute("SELECT trialJobId, COUNT(*) FROM MetricData WHERE type=? GROUP BY trialJobId",
+                                    (kind,)).fetchall()
+        return {r[0]: r[1] for r in rows}
+
+    def metrics(self, trial_id: str | None = None, kind: str | None = None,
+                trial_ids: list[str] | None = None, offset: int = 0,
+                limit: int | None = None) -> list[dict[str, Any]]:
+        """Metric rows in the order they were stored; ``offset``/``limit`` page them."""
+        if trial_ids is not None and len(trial_ids) > 500:  # SQLite caps the number of ? in one statement
+            rows = [r for i in range(0, len(trial_ids), 500)
+                    for r in self._metric_rows(trial_id, kind, trial_ids[i:i + 500], 0, None)]
+            rows.sort(key=lambda r: r.pop("_rowid"))
+            return rows[offset:None if limit is None else offset + limit]
+        rows = self._metric_rows(trial_id, kind, trial_ids, offset, limit)
+        for row in rows:
+            del row["_rowid"]
+        return rows
+
+    def iter_metrics(self, trial_id: str | None = None, kind: str | None = None,
+                     chunk: int = 5000) -> Iterator[list[tuple[Any, ...]]]:
+        """Every metric row (NNI's column order), in chunks, from a connection of its own.
+
+        For streaming a whole experiment's metrics: the store's lock is not held while
+        the caller sends them, and memory stays at one chunk (WAL lets it read while
+        ingest writes; it sees the rows committed when it started).
+        """
+        where, args = _metric_filter(trial_id, kind, None)
+        query = "SELECT * FROM MetricData" + where
+        db = sqlite3.connect(self.path, timeout=30)
+        try:
+            cursor = db.execute(query + " ORDER BY rowid", args)
+            while True:
+                rows = cursor.fetchmany(chunk)
+                if not rows:
+                    return
+                yield rows
+        finally:
+            db.close()
+
+    def _metric_rows(self, trial_id: str | None, kind: str | None, trial_ids: list[str] | None, offset: int,
+                     limit: int | None) -> list[dict[str, Any]]:
+        where, args = _metric_filter(trial_id, kind, trial_ids)
+        query = "SELECT rowid AS _rowid, * FROM MetricData" + where + " ORDER BY rowid"
+        if limit is not None or offset:
+            query += " LIMIT ? OFFSET ?"
+            args.extend([-1 if limit is None else limit, offset])
+        with self._lock:
+            rows = self._db.execute(query, args).fetchall()
         return [dict(r) for r in rows]
+
+
+def _metric_filter(trial_id: str | None, kind: str | None, trial_ids: list[str] | None) -> tuple[str, list[Any]]:
+    """The WHERE clause (and its arguments) selecting metric rows by trial, kind and trial list."""
+    where, args = " WHERE 1=1", list[Any]()
+    if trial_id is not None:
+        where += " AND trialJobId=?"
+        args.append(trial_id)
+    if kind is not None:
+        where += " AND type=?"
+        args.append(kind)
+    if trial_ids is not None:
+        where += f" AND trialJobId IN ({','.join('?' * len(trial_ids))})"
+        args.extend(trial_ids)
+    return where, args

@@ -51,10 +51,12 @@ class TrialBook:
             if owner is not None and owner.final is None:
                 owner.final = record
                 owner.final_value = decode_data(record["data"])
-        for record in self.store.metrics(kind="PERIODICAL"):
-            owner = self.trials.get(record["trialJobId"])
-            if owner is not None:
-                owner.history[record["sequence"]] = decode_data(record["data"])
+        for trial_id, count in self.store.metric_counts("PERIODICAL").items():
+            if trial_id in self.trials:
+                self.trials[trial_id].intermediate_count = count
+        active = [t.id for t in self.trials.values() if t.status in ACTIVE]  # only they keep a history in memory
+        for record in self.store.metrics(kind="PERIODICAL", trial_ids=active) if active else ():
+            self.trials[record["trialJobId"]].history[record["sequence"]] = decode_data(record["data"])
 
     def next_sequence_id(self) -> int:
         return max((t.seq for t in self.trials.values()), default=-1) + 1
@@ -105,12 +107,15 @@ class TrialBook:
                 return False
             trial.final, trial.final_value = record, value
         else:
+            if record["sequence"] not in trial.history:
+                trial.intermediate_count += 1
             trial.history[record["sequence"]] = value
         return True
 
     def finish(self, trial: Trial, status: str, message: str, when: int, code: Optional[int] = None) -> None:
         """The trial ends with ``status``; listeners are told after it is stored."""
         trial.status, trial.message, trial.end_time, trial.exit_code = status, message, when, code
+        trial.history = {}  # a finished trial's curve is read from the store: memory does not grow with them
         self.release(trial)
         self.save(trial)
         self.store.add_event(trial.id, status, log_path=trial.log_path, sequence_id=trial.seq, message=message)
@@ -131,7 +136,7 @@ class TrialBook:
         trial.attempt += 1
         trial.status, trial.kill_reason, trial.exit_code = "WAITING", None, None
         trial.start_time = trial.end_time = None
-        trial.final, trial.final_value, trial.history = None, None, {}
+        trial.final, trial.final_value, trial.history, trial.intermediate_count = None, None, {}, 0
         self.store.delete_metrics(trial.id)
 
     def unplace(self, trial: Trial) -> None:

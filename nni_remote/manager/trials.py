@@ -71,7 +71,8 @@ class Trial:
     final_value: Any = None                  # its value, decoded once where it arrived
     sent: bool = False                       # start command queued to its machine
     held_for: Optional[str] = None           # resumed: wait until this machine synced
-    history: dict[int, Any] = field(default_factory=dict)
+    history: dict[int, Any] = field(default_factory=dict)   # intermediate results, kept while it is active
+    intermediate_count: int = 0              # intermediate results stored (also once history is dropped)
 
     @property
     def parameters(self) -> Any:

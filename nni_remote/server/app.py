@@ -1,15 +1,32 @@
 """The Flask app factory: NNI's REST API, nni-remote's extra routes, the agent routes, logs and the portal."""
 from __future__ import annotations
 
+import gzip
 import os
 from typing import Any
 
-from flask import Flask, Response, send_from_directory
+from flask import Flask, Response, request, send_from_directory
 
 from nni_remote.server import access, agent, errors, extra, insights, portal, rest
 
+GZIP_MIN_BYTES = 16 * 1024
 CORS_HEADERS = {"Access-Control-Allow-Headers": "Origin, X-Requested-With, Content-Type, Accept",
                 "Access-Control-Allow-Methods": "PUT,POST,GET,DELETE,OPTIONS"}
+
+
+def gzipped(resp: Response) -> Response:
+    """Compress a large JSON or text answer for a client that accepts gzip (browsers do)."""
+    if (resp.direct_passthrough or resp.is_streamed or resp.status_code != 200 or "Content-Encoding" in resp.headers
+            or "gzip" not in request.headers.get("Accept-Encoding", "")
+            or not (resp.mimetype == "application/json" or (resp.mimetype or "").startswith("text/"))):
+        return resp
+    data = resp.get_data()
+    if len(data) < GZIP_MIN_BYTES:
+        return resp
+    resp.set_data(gzip.compress(data, compresslevel=5))
+    resp.headers["Content-Encoding"] = "gzip"
+    resp.vary.add("Accept-Encoding")
+    return resp
 
 
 def create_app(manager: Any) -> Flask:
@@ -29,7 +46,7 @@ def create_app(manager: Any) -> Flask:
     @app.after_request
     def _cors(resp: Response) -> Response:
         resp.headers.update(CORS_HEADERS)
-        return resp
+        return gzipped(resp)
 
     @app.get("/logs/<path:name>")
     def logs(name: str) -> Response:

@@ -15,11 +15,12 @@ from typing import Any, Optional
 
 from flask import Blueprint, Response, request
 
-from nni_remote.common.metrics import scalar
+from nni_remote.common.metrics import decode_data, scalar
 from nni_remote.common.statuses import TRIAL_TERMINAL as TERMINAL
 from nni_remote.errors import (BadRequest, TrialFileNotFound)
 from nni_remote.manager.trials import Trial
 from nni_remote.manager.updates import duration_seconds
+from nni_remote.server import paging
 from nni_remote.server.rest import controller, manager
 from nni_remote.services.base import TrialFile, list_local_dir, read_local_chunk, safe_file_name
 
@@ -102,25 +103,54 @@ def trial_view(t: Trial) -> dict[str, Any]:
             "parameterSource": t.source, "finalMetric": final, "finalScalar": scalar(final),
             "submitTime": t.submit_time, "startTime": t.start_time, "endTime": end, "duration": duration,
             "machine": t.machine, "gpus": t.gpus, "message": t.message, "attempt": t.attempt,
-            "exitCode": t.exit_code, "logPath": t.log_path, "intermediateCount": len(t.history)}
+            "exitCode": t.exit_code, "logPath": t.log_path, "intermediateCount": t.intermediate_count}
+
+
+TRIAL_SORTS = frozenset({"trialJobId", "sequenceId", "status", "submitTime", "startTime", "endTime", "duration",
+                         "finalScalar", "machine", "message", "attempt", "exitCode", "intermediateCount",
+                         "parameters", "gpus"})
+
+
+def _searchable(view: dict[str, Any]) -> str:
+    """What the ``q`` filter of ``/trials`` looks in: id, status, parameters, machine, message, final metric."""
+    return " ".join(str(x) for x in (view["trialJobId"], view["status"], json.dumps(view["parameters"]),
+                                     view["machine"] or "", view["message"] or "", json.dumps(plain(view["finalMetric"]))))
 
 
 @bp.get("/trials")
 def trials() -> Response:
-    status = request.args.get("status")
-    return reply([trial_view(t) for t in controller().snapshot().trials if status is None or t.status == status])
+    """Every trial, or a page of them (``offset``, ``limit``, ``sort``, ``status``, ``q``: ``server/paging.py``)."""
+    page = paging.page_args(request.args, TRIAL_SORTS)
+    views = [trial_view(t) for t in controller().snapshot().trials]
+    items, total = paging.apply(views, page, _searchable)
+    resp = reply(items)
+    resp.headers[paging.TOTAL_HEADER] = str(total)
+    resp.headers["X-Trials-Count"] = str(len(views))
+    resp.headers["X-Metric-Keys"] = json.dumps(paging.metric_keys([v["finalMetric"] for v in views]))
+    return resp
 
 
 @bp.get("/trials/<trial_id>")
 def trial_detail(trial_id: str) -> Response:
-    snap = controller().snapshot()
+    snap = controller().snapshot(trial_id=trial_id)
     trial = snap.trial(trial_id)
     view = trial_view(trial)
-    view["intermediate"] = [{"sequence": k, "value": v, "scalar": scalar(v)} for k, v in sorted(trial.history.items())]
+    view["intermediate"] = [{"sequence": k, "value": v, "scalar": scalar(v)}
+                            for k, v in sorted(_intermediate(trial).items())]
     view["hyperParameters"] = [trial.parameter]
     machine = snap.machine(trial.machine)
     view["address"] = machine["address"] if machine is not None else None
     return reply(view)
+
+
+def _intermediate(trial: Trial) -> dict[int, Any]:
+    """A trial's intermediate results by sequence: in memory while it is active, else from the store."""
+    if trial.history or trial.status not in TERMINAL:
+        return trial.history
+    history: dict[int, Any] = {}
+    for record in controller().store.metrics(trial_id=trial.id, kind="PERIODICAL"):
+        history.setdefault(record["sequence"], decode_data(record["data"]))
+    return history
 
 
 def _local_dir(trial: Trial) -> Optional[str]:
@@ -132,7 +162,7 @@ def _local_dir(trial: Trial) -> Optional[str]:
 @bp.get("/trials/<trial_id>/files")
 def trial_files(trial_id: str) -> Response:
     """The files of a trial's directory (on its machine), with sizes where they are known."""
-    snap = controller().snapshot()
+    snap = controller().snapshot(trial_id=trial_id)
     trial = snap.trial(trial_id)
     machine, log_path = trial.machine, trial.log_path
     files: list[TrialFile] = []
@@ -167,7 +197,7 @@ def trial_tail(trial_id: str, name: str) -> Response:
     name = {"stdout": "trial.stdout", "stderr": "trial.stderr"}.get(name, name)
     if not safe_file_name(name):
         raise BadRequest(f"{name!r} is not a file name in the trial's directory")
-    snap = controller().snapshot()
+    snap = controller().snapshot(trial_id=trial_id)
     trial = snap.trial(trial_id)
     machine = trial.machine
     local = _local_dir(trial)

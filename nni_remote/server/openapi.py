@@ -145,6 +145,16 @@ def query(name: str, schema: dict[str, Any], description: str = "", required: bo
     return {"name": name, "in": "query", "required": required, "schema": schema, "description": description}
 
 
+PAGE_PARAMS = [
+    query("offset", {"type": "integer", "minimum": 0}, "skip this many items (after filtering and sorting)"),
+    query("limit", {"type": "integer", "minimum": 1, "maximum": 10000}, "at most this many items"),
+    query("sort", {"type": "string"}, "a field (sequenceId, status, startTime, duration, finalScalar, ...) or "
+                                      "metric:<key>; prefix - for descending; items without a value last"),
+    query("status", {"type": "string"}, "only these statuses (comma-separated)"),
+    query("q", {"type": "string"}, "only items whose id, parameters, machine, message or final metric contain this"),
+]
+
+
 def op(summary: str, responses: dict[Any, Any], *, params: Any = (), body: Any = None, tag: str = "nni",
        security: Any = None) -> dict[str, Any]:
     out: dict[str, Any] = {"summary": summary, "tags": [tag], "responses": {str(k): v for k, v in responses.items()}}
@@ -215,8 +225,9 @@ def nni_paths() -> dict[str, Any]:
                                                       403: err("read-only"), **NOT_READY}),
     }
     metric_type = query("type", {"type": "string", "enum": ["FINAL", "PERIODICAL"]})
-    p["/metric-data"] = {"get": op("every metric record", {200: json_body(array(ref("MetricDataRecord"))),
-                                                            **NOT_READY}, params=[metric_type])}
+    p["/metric-data"] = {"get": op("every metric record (streamed), or a page of them with offset/limit (not NNI's)",
+                                   {200: json_body(array(ref("MetricDataRecord"))), **NOT_READY},
+                                   params=[metric_type, *PAGE_PARAMS[:2]])}
     p["/metric-data/{trialJobId}"] = {"parameters": [TRIAL_ID], "get": op(
         "one trial's metric records (unknown trial: [])", {200: json_body(array(ref("MetricDataRecord"))),
                                                            **NOT_READY}, params=[metric_type])}
@@ -255,8 +266,10 @@ def our_paths() -> dict[str, Any]:
     p["/overview"] = {"get": op("status, budget, counts and best trials in one call",
                                 {200: json_body(ref("Overview")), **NOT_READY}, tag=t)}
     p["/trials"] = {"get": op("every trial, decoded (parameters object, final metric value, machine, GPUs, "
-                              "why waiting)", {200: json_body(array(ref("Trial"))), **NOT_READY},
-                              params=[query("status", STR)], tag=t)}
+                              "why waiting); a page of them with offset/limit (X-Total-Count: how many matched, "
+                              "X-Trials-Count: all trials, X-Metric-Keys: the final metrics' numeric keys)",
+                              {200: json_body(array(ref("Trial"))), 400: err("a paging argument is invalid"),
+                               **NOT_READY}, params=PAGE_PARAMS, tag=t)}
     p["/trials/{trialJobId}"] = {"parameters": [TRIAL_ID], "get": op(
         "one trial with its intermediate metrics", {200: json_body(ref("TrialDetail")), 404: err("no such trial"),
                                                     **NOT_READY}, tag=t)}

@@ -9,13 +9,14 @@ Errors are raised as project exceptions and answered by ``server/errors.py``.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Iterator
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, current_app, request, stream_with_context
 
 from nni_remote import compact_json
 from nni_remote.common import registry
 from nni_remote.errors import BadRequest, ExperimentNotReady, TrialFileNotFound, Unsupported
+from nni_remote.server import paging
 from nni_remote.server.errors import error as error
 from nni_remote.services.base import safe_file_name
 
@@ -132,13 +133,27 @@ def job_statistics() -> Response:
 @bp.get("/trial-jobs")
 def trial_jobs() -> Response:
     status = request.args.get("status")
-    return json_response([t.job_info() for t in controller().snapshot().trials
-                          if status is None or t.status == status])
+    cache = current_app.extensions.setdefault("nni_remote.job_text", {})
+    texts = [_job_text(t, cache) for t in controller().snapshot().trials if status is None or t.status == status]
+    return Response("[" + ", ".join(texts) + "]", mimetype="application/json")
+
+
+def _job_text(trial: Any, cache: dict[str, tuple[tuple[Any, ...], str]]) -> str:
+    """A trial's ``job_info`` as JSON text, encoded again only when something it shows changed."""
+    key = (trial.status, trial.seq, trial.submit_time, trial.start_time, trial.end_time, trial.message,
+           trial.machine, trial.attempt, trial.log_path, trial.final is not None, trial.parameter,
+           None if trial.gpus is None else tuple(trial.gpus))
+    hit = cache.get(trial.id)
+    if hit is not None and hit[0] == key:
+        return hit[1]
+    text = json.dumps(trial.job_info())
+    cache[trial.id] = (key, text)
+    return text
 
 
 @bp.get("/trial-jobs/<trial_id>")
 def trial_job(trial_id: str) -> Response:
-    return json_response(controller().snapshot().trial(trial_id).job_info())
+    return json_response(controller().snapshot(trial_id=trial_id).trial(trial_id).job_info())
 
 
 @bp.post("/trial-jobs")
@@ -160,7 +175,27 @@ def kill_trial_job(trial_id: str) -> Response:
 @bp.get("/metric-data/<trial_id>")
 @bp.get("/metric-data/<trial_id>/<path:_extra>")
 def metric_data(trial_id: str | None = None, _extra: str = "") -> Response:
-    return json_response(controller().store.metrics(trial_id=trial_id, kind=request.args.get("type")))
+    """NNI's metric rows; ``offset`` and ``limit`` (not NNI's) page them, in the order they were stored."""
+    page = paging.page_args(request.args, frozenset())
+    store, kind = controller().store, request.args.get("type")
+    if page.paged or trial_id is not None:
+        return json_response(store.metrics(trial_id=trial_id, kind=kind, offset=page.offset, limit=page.limit))
+    return Response(stream_with_context(_stream_metrics(store.iter_metrics(kind=kind))), mimetype="application/json")
+
+
+_METRIC_KEYS = ("timestamp", "trialJobId", "parameterId", "type", "sequence", "data")
+
+
+def _stream_metrics(chunks: Iterator[list[tuple[Any, ...]]]) -> Iterator[str]:
+    """A JSON list of metric records, written a chunk of rows at a time (memory stays flat)."""
+    first = True
+    yield "["
+    for rows in chunks:
+        text = json.dumps([dict(zip(_METRIC_KEYS, row)) for row in rows])[1:-1]
+        if text:
+            yield text if first else "," + text
+            first = False
+    yield "]"
 
 
 @bp.get("/metric-data-range/<low>/<high>")
@@ -198,7 +233,7 @@ _FILE_ALIASES = {"stdout": "trial.stdout", "stderr": "trial.stderr"}
 
 @bp.get("/trial-file/<trial_id>/<path:name>")
 def trial_file(trial_id: str, name: str) -> Response:
-    machine = controller().snapshot().trial(trial_id).machine
+    machine = controller().snapshot(trial_id=trial_id).trial(trial_id).machine
     if machine is None or not safe_file_name(name):
         raise TrialFileNotFound(f"trial {trial_id} has no file {name!r} (it has not started, or the name is invalid)")
     filename = _FILE_ALIASES.get(name, name)

@@ -77,6 +77,7 @@
       const message = data && data.error ? data.error : (text || resp.statusText);
       throw new ApiError(message, resp.status);
     }
+    if (opts.answer) opts.answer.headers = resp.headers;   // for paged lists: X-Total-Count and friends
     return data;
   }
 
@@ -237,11 +238,13 @@
   // ---------------------------------------------------------------- tables
   // columns: [{key, label, sort: row => value, cell: row => node|string, cls, sortable, head, hideLabel}]
   // opts: {sort: {key, dir}, rowData: row => dataset, pageSize: rows per page (a pager below the table)}
+  // opts.total: the rows are one page the server sorted and cut (of opts.total rows); shown as they come.
   function table(id, columns, rows, opts) {
     const sort = ui.sort[id] || (opts && opts.sort) || { key: columns[0].key, dir: 1 };
     const col = columns.find(c => c.key === sort.key) || columns[0];
     const value = col.sort || (r => r[col.key]);
-    const sorted = rows.slice().sort((a, b) => {
+    const server = opts && opts.total !== undefined;
+    const sorted = server ? rows : rows.slice().sort((a, b) => {
       const x = value(a), y = value(b);
       if (x === y) return 0;
       if (x === null || x === undefined || x === "") return 1;
@@ -249,9 +252,10 @@
       return (x < y ? -1 : 1) * sort.dir;
     });
     const size = opts && opts.pageSize;
-    const pages = size ? Math.max(1, Math.ceil(sorted.length / size)) : 1;
+    const total = server ? opts.total : sorted.length;
+    const pages = size ? Math.max(1, Math.ceil(total / size)) : 1;
     const page = Math.min(ui.page[id] || 0, pages - 1);
-    const shown = size ? sorted.slice(page * size, (page + 1) * size) : sorted;
+    const shown = size && !server ? sorted.slice(page * size, (page + 1) * size) : sorted;
     const head = h("tr", null, columns.map(c => h("th", {
       class: [c.sortable === false ? "" : "sortable", c.key === sort.key ? (sort.dir > 0 ? "asc" : "desc") : "",
         c.hcls || c.cls || ""].join(" ").trim() || null,
@@ -272,7 +276,7 @@
     return h("div", null, grid, h("nav", { class: "pager", "aria-label": "Pages of " + id },
       h("button", { class: "btn", type: "button", disabled: page === 0, data: { fk: "prev:" + id }, onclick: go(page - 1),
         text: "Previous" }),
-      h("span", { class: "muted", text: `Page ${page + 1} of ${pages} · rows ${page * size + 1}–${page * size + shown.length} of ${sorted.length}` }),
+      h("span", { class: "muted", text: `Page ${page + 1} of ${pages} · rows ${page * size + 1}–${page * size + shown.length} of ${total}` }),
       h("button", { class: "btn", type: "button", disabled: page === pages - 1, data: { fk: "next:" + id },
         onclick: go(page + 1), text: "Next" })));
   }

@@ -50,20 +50,29 @@
     root.append(section("Trials", h("div", { class: "toolbar" }, filter, status, picker.el, chooser, retryAll, count),
       selection, holder));
     return async function () {
-      const trials = await api(OURS + "trials");
+      // One page at a time, filtered, sorted and cut by the server (server/paging.py).
+      const sign = maximize() ? -1 : 1;
+      const sort = ui.sort["trials-table"] || { key: "sequenceId", dir: 1 };
+      const ascending = sort.key.startsWith("metric:") ? sign * sort.dir > 0 : sort.dir > 0;
+      const answer = {};
+      const query = new URLSearchParams({ offset: String((ui.page["trials-table"] || 0) * PAGE), limit: String(PAGE),
+        sort: (ascending ? "" : "-") + sort.key, status: ui.status, q: ui.filter.trim() });
+      let rows = await api(OURS + "trials?" + query, { answer });
+      let total = Number(answer.headers.get("X-Total-Count"));
+      if (!rows.length && total && ui.page["trials-table"]) {      // the page went away (fewer rows now): go to the last
+        ui.page["trials-table"] = Math.floor((total - 1) / PAGE);
+        query.set("offset", String(ui.page["trials-table"] * PAGE));
+        rows = await api(OURS + "trials?" + query, { answer });
+        total = Number(answer.headers.get("X-Total-Count"));
+      }
+      const all = Number(answer.headers.get("X-Trials-Count"));
       retryAll.hidden = readonly();
-      const keys = metricKeys(trials.map(t => t.finalMetric).filter(v => v !== null && v !== undefined));
-      const key = picker.update(keys);
+      const keys = JSON.parse(answer.headers.get("X-Metric-Keys") || "[]");
+      const key = picker.update(keys.length ? keys : ["default"]);
       ui.columns = ui.columns.filter(k => keys.includes(k) && k !== key);
       swap(chooser, columnChooser(keys));
-      const needle = ui.filter.trim().toLowerCase();
-      const rows = trials.filter(t => (!ui.status || t.status === ui.status) && (!needle ||
-        [t.trialJobId, t.status, fmtParams(t.parameters), t.machine, t.message, fmtValue(t.finalMetric)]
-          .join(" ").toLowerCase().includes(needle)));
-      const known = new Set(trials.map(t => t.trialJobId));
-      for (const id of Array.from(ui.selected)) if (!known.has(id)) ui.selected.delete(id);
-      count.textContent = `${rows.length} of ${trials.length} trials`;
-      const ids = trials.map(t => t.trialJobId).filter(id => ui.selected.has(id));
+      count.textContent = `${total} of ${all} trials`;
+      const ids = Array.from(ui.selected);
       swap(selection, h("div", { class: "toolbar" },
         h("span", { class: "muted", id: "selected-count", text: ids.length ? `${ids.length} selected` : "Select trials to compare or export them" }),
         h("button", { class: "btn", id: "compare-btn", disabled: ids.length < 2, data: { fk: "compare" },
@@ -74,7 +83,6 @@
           text: `Export ${ids.length ? "selected" : "all"} ${kind.toUpperCase()}` })),
         ids.length ? h("button", { class: "btn", id: "clear-selection", data: { fk: "clear" },
           onclick: () => { ui.selected.clear(); refreshNow(); }, text: "Clear" }) : null));
-      const sign = maximize() ? -1 : 1;
       const metricCol = k => ({ key: "metric:" + k, label: k, cls: "num",
         sort: t => { const v = metricOf(t.finalMetric, k); return v === null ? null : sign * v; },
         cell: t => fmtValue(metricOf(t.finalMetric, k)) });
@@ -99,8 +107,8 @@
         { key: "message", label: "Message", cell: t => h("span", { class: "msg", title: t.message || "", text: t.message || "" }) },
         { key: "actions", label: "Actions", sortable: false, hideLabel: true, cell: trialActions },
       ].flat(), rows, { sort: { key: "sequenceId", dir: 1 }, rowData: t => ({ trial: t.trialJobId, status: t.status }),
-        pageSize: PAGE })
-        : empty(trials.length ? "No trial matches the filter." : "No trials yet."));
+        pageSize: PAGE, total })
+        : empty(all ? "No trial matches the filter." : "No trials yet."));
     };
   };
 

@@ -67,7 +67,10 @@ def run_to_end(runner, timeout=60):
 
 
 def metric_values(events):
-    return [json.loads(json.loads(e["metric"])["value"]) for e in events if e["type"] == "metric"]
+    values = [e["value"] for e in events if e["type"] == "metric"]
+    records = [e["record"] for e in events if e["type"] == "metric"]   # parsed on the agent, value text kept
+    assert [json.loads(r["value"]) for r in records] == values
+    return values
 
 
 @pytest.mark.parametrize("platform", ["local", "remote"])
