@@ -7,8 +7,9 @@ from typing import Any, Callable, Optional
 
 import click
 
-from nni_remote.cli.base import (EXIT_EXPERIMENT_ERROR, EXIT_USAGE, CliError, client_for, emit, json_option,
-                                 load_file, main, match_id, report, running_entries)
+from nni_remote.cli.base import (EXIT_CLEANUP_PENDING, EXIT_EXPERIMENT_ERROR, EXIT_USAGE, CliError, client_for,
+                                 emit, exp_dir, json_option, load_file, main, match_id, report, resolve,
+                                 running_entries)
 from nni_remote.config import ExperimentConfig
 from nni_remote.manager import registry
 
@@ -61,17 +62,28 @@ def _best(exp: Any) -> Optional[dict[str, Any]]:
 @json_option
 def stop(exp_id: Optional[str], stop_all: bool, as_json: bool) -> None:
     """Stop a running experiment (trials are killed, state is kept for resume)."""
-    targets = list(running_entries()) if stop_all else [client_for(exp_id)[0]]
-    for target in targets:
-        _, client = client_for(target)
-        client.delete("experiment", timeout=60)
-        _wait_stopped(target)
-        if not as_json:
-            click.echo(f"experiment {target} stopped")
+    from nni_remote.manager import cleanup
+    if not stop_all and exp_id is not None and resolve(exp_id) not in running_entries():
+        targets = [resolve(exp_id)]           # already stopped: resolve() retried any pending cleanup
+    else:
+        targets = list(running_entries()) if stop_all else [client_for(exp_id)[0]]
+        for target in targets:
+            _, client = client_for(target)
+            client.delete("experiment", timeout=60)
+            _wait_stopped(target)
+    left = {t: cleanup.pending(exp_dir(t)) for t in targets}
+    left = {t: v for t, v in left.items() if v}
     if as_json:
-        emit({"stopped": targets}, True)
-    elif not targets:
-        click.echo("no experiment is running")
+        emit({"stopped": targets, "cleanupPending": {t: sorted(v) for t, v in left.items()}}, True)
+    else:
+        for target in targets:
+            click.echo(f"experiment {target} stopped")
+        if not targets:
+            click.echo("no experiment is running")
+    if left:
+        raise CliError("cleanup pending (hosts unreachable; trials there may still run until it is done): " +
+                       "; ".join(f"{t}: {cleanup.describe(v)}" for t, v in left.items()) +
+                       " — run `nni-remote stop <id>` again once they are reachable", EXIT_CLEANUP_PENDING)
 
 
 def _wait_stopped(exp_id: str, timeout: float = 30.0) -> None:

@@ -20,7 +20,7 @@ import uuid
 from typing import TYPE_CHECKING, Any, Optional
 
 from nni_remote.errors import NniRemoteError
-from nni_remote.manager import scheduler
+from nni_remote.manager import cleanup, scheduler
 from nni_remote.manager.scheduler import Machine
 from nni_remote.manager.store import now_ms
 from nni_remote.manager.trials import ACTIVE, TERMINAL, Trial, kill_message, kill_status
@@ -66,6 +66,8 @@ class AgentHub:
     def launch_all(self) -> None:
         """Launch every machine in parallel; each failure is reported as soon as it is known."""
         assert self.c.service is not None
+        if cleanup.pending(self.c.exp_dir):  # a stop that could not reach a host: finish it before reusing it
+            cleanup.retry_pending(self.c.exp_dir, self.c.id)
         threads = [threading.Thread(target=self._launch, args=(m,), name=f"launch-{m.name}", daemon=True)
                    for m in self.machines.values()]
         for t in threads:
@@ -373,7 +375,10 @@ class AgentHub:
                 if trial.status in ACTIVE and trial.sent:
                     self.c.finish_trial(trial, "USER_CANCELED", "experiment stopped", now_ms())
         if self.c.service is not None:
-            self.c.service.stop()
+            failures = self.c.service.stop() or {}
+            data = cleanup.record(self.c.exp_dir, failures, cleaned=[m for m in self.machines if m not in failures])
+            if data:
+                self.c.errors.append(cleanup.describe(data))
 
 
 _REST_KEYS = (("timestamp", "timestamp"), ("trial_id", "trialJobId"), ("parameter_id", "parameterId"),

@@ -85,8 +85,13 @@ class TrainingService(ABC):
     def relaunch(self, name: str, head: HeadInfo) -> Optional[Exception]:
         return self.launch_machine(name, head)
 
-    def stop(self) -> None:
-        """Make sure no agent or trial process is left (after the shutdown command)."""
+    def stop(self) -> Optional[dict[str, str]]:
+        """Make sure no agent or trial process is left (after the shutdown command).
+
+        Returns ``{machine: why}`` for machines whose cleanup could not be done
+        (unreachable); the manager records them and later commands retry them.
+        """
+        return None
 
     def describe(self, name: str) -> dict:
         """Extra per-machine facts for REST (probe results, addresses)."""

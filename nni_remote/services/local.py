@@ -2,12 +2,16 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
 from typing import Any, Optional
 
 import psutil
+
+from trial_agent import procid
+from trial_agent.cleanup import STOPPED, cleanup
 
 from nni_remote.services.base import HeadInfo, MachineSpec, TrainingService, TrialPaths
 from nni_remote.services.bundle import write_agent
@@ -47,18 +51,21 @@ class LocalTrainingService(TrainingService):
                             auto_slots=True)]
 
     def _running_agent(self) -> Optional[psutil.Process]:
+        """The agent recorded in agent.pid if it is still that process (pid, start time, boot id)."""
+        info = procid.read_identity(os.path.join(self.agent_dir, "agent.pid"))
+        if not info or not procid.is_same(info):
+            return None
         try:
-            with open(os.path.join(self.agent_dir, "agent.pid")) as f:
-                proc = psutil.Process(int(f.read().strip()))
-            cmd = " ".join(proc.cmdline())
-            if proc.status() != psutil.STATUS_ZOMBIE and ("agent-" in cmd or "trial_agent" in cmd):
-                return proc
-        except (OSError, ValueError, psutil.Error):
-            pass
-        return None
+            return psutil.Process(int(info["pid"]))
+        except (psutil.Error, ValueError):
+            return None
 
     def launch_machine(self, name: str, head: HeadInfo) -> Optional[Exception]:
         write_head_file(self.agent_dir, head)
+        try:
+            os.unlink(os.path.join(self.agent_dir, STOPPED))  # a resumed experiment's agent may start again
+        except FileNotFoundError:
+            pass
         if self._running_agent() is not None:
             return None  # re-attach: it re-reads head.json
         pyz = write_agent(os.path.join(self.exp_dir, "agents"))
@@ -89,7 +96,13 @@ class LocalTrainingService(TrainingService):
             return f.read(max_bytes)
 
     def stop(self) -> None:
-        """Wait for the agent to exit after its shutdown command; end it if it does not."""
+        """Wait for the agent to exit after its shutdown command; end it and anything its trials left."""
+        self._wait_agent()
+        report = cleanup(self.exp_dir, self.agent_dir, wait=5.0)  # daemonised trials, proven ours by marker
+        if report["left"]:
+            logging.getLogger("nni_remote.local").error("processes left after stop: %s", report["left"])
+
+    def _wait_agent(self) -> None:
         proc = self._running_agent()
         if proc is not None:
             try:
