@@ -7,6 +7,15 @@ and are stored exactly once. A run id names one attempt of a trial
 (``<trial>`` or ``<trial>.<attempt>``), so events of an attempt abandoned on a
 lost machine can never be mistaken for the current one.
 
+Two clocks per machine (``unreachableAfter``, ``giveUpAfter``; see
+docs/faults.md). A machine whose agent has not synced for *unreachable* is
+shown unreachable at once, and each trial running there gets a *spare*
+attempt on another machine while the original may still finish. The first
+of the two to report its final result or end wins; the other is cancelled,
+and only the winner's metrics are stored (the spare's events are held in
+memory until it wins). A machine unreachable for *give up* is lost: its
+trials' spares take over (or the trials are re-queued).
+
 All methods run under the controller's lock; see controller.py.
 """
 from __future__ import annotations
@@ -30,9 +39,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("nni_remote.agents")
 
-POLL_WAIT_MAX = 10.0
-SUSPECT_AFTER = float(os.environ.get("NNI_REMOTE_SUSPECT_AFTER", "15"))
-LOST_AFTER = float(os.environ.get("NNI_REMOTE_LOST_AFTER", "60"))
+POLL_WAIT_MAX = 5.0          # an agent re-polls at once, so a silent machine is noticed within this + unreachable
+UNREACHABLE_AFTER = float(os.environ.get("NNI_REMOTE_UNREACHABLE_AFTER")
+                          or os.environ.get("NNI_REMOTE_SUSPECT_AFTER") or 8)
+GIVE_UP_AFTER = float(os.environ.get("NNI_REMOTE_GIVE_UP_AFTER") or os.environ.get("NNI_REMOTE_LOST_AFTER") or 300)
 RETRY_LIMIT = int(os.environ.get("NNI_REMOTE_RETRY_LIMIT", "3"))
 START_FAILURES_TO_DRAIN = 3
 START_UP_SECONDS = 5.0        # a trial that fails within this long after starting failed "at start-up"
@@ -42,8 +52,25 @@ class UnknownMachine(NniRemoteError):
     """An agent named a machine this experiment does not have."""
 
 
-def run_id(trial: Trial) -> str:
-    return trial.id if trial.attempt == 0 else f"{trial.id}.{trial.attempt}"
+def run_id(trial: Trial, attempt: Optional[int] = None) -> str:
+    attempt = trial.attempt if attempt is None else attempt
+    return trial.id if attempt == 0 else f"{trial.id}.{attempt}"
+
+
+def spare_id(trial: Trial) -> Optional[str]:
+    return run_id(trial, trial.spare["attempt"]) if trial.spare else None
+
+
+def _deciding(event: dict[str, Any]) -> bool:
+    """Whether an event settles a race between two attempts: the end, or a final result."""
+    if event.get("type") == "end":
+        return True
+    if event.get("type") != "metric":
+        return False
+    try:
+        return json.loads(event.get("metric") or "").get("type") == "FINAL"
+    except (ValueError, AttributeError):
+        return False
 
 
 class AgentHub:
@@ -55,12 +82,14 @@ class AgentHub:
         self.machines: dict[str, Machine] = {}
         self.conds: dict[str, threading.Condition] = {}
         self._health: Optional[threading.Thread] = None
+        self.spares: list[Trial] = []          # trials whose spare attempt waits for a machine
+        self.turn = 0                          # rotating tie-break of placement
 
     # -- setup ---------------------------------------------------------------
     def setup_machines(self) -> None:
         assert self.c.service is not None
-        for spec in self.c.service.machines():
-            self.machines[spec.name] = Machine(spec)
+        for order, spec in enumerate(self.c.service.machines()):
+            self.machines[spec.name] = Machine(spec, order=order)
             self.conds[spec.name] = threading.Condition(self.c.lock)
 
     def launch_all(self) -> None:
@@ -109,10 +138,14 @@ class AgentHub:
         m.commands.append(command)
         self.conds[m.name].notify_all()
 
+    @staticmethod
+    def _log_path(m: Machine, spec: dict[str, Any]) -> str:
+        return spec["trial_dir"] if m.spec.address == "localhost" else f"{m.spec.address}:{spec['trial_dir']}"
+
     def _start(self, m: Machine, trial: Trial, gpus: Optional[list[int]]) -> None:
         trial.machine, trial.gpus, trial.sent, trial.held_for = m.name, gpus, True, None
         spec = self._spec_of(m, trial)
-        trial.log_path = spec["trial_dir"] if m.spec.address == "localhost" else f"{m.spec.address}:{spec['trial_dir']}"
+        trial.log_path = self._log_path(m, spec)
         trial.message = ""
         m.assigned[run_id(trial)] = gpus or []
         self._command(m, {"type": "start", "spec": spec})
@@ -121,7 +154,9 @@ class AgentHub:
     def kill(self, trial: Trial, reason: str) -> None:
         trial.kill_reason = reason
         m = self.machines.get(trial.machine or "")
-        if not trial.sent or m is None or m.state == "lost":
+        if m is not None and m.state == "unreachable" and trial.sent:  # delivered when it is back
+            self._command(m, {"type": "kill", "run_id": run_id(trial), "reason": reason, "grace": 5.0})
+        if not trial.sent or m is None or m.state in ("lost", "unreachable"):
             if trial in self.c.queue:
                 self.c.queue.remove(trial)
             self.c.finish_trial(trial, kill_status(reason), kill_message(reason), now_ms())
@@ -168,11 +203,90 @@ class AgentHub:
         m = self.machines.get(trial.machine or "")
         if m is not None:
             m.assigned.pop(run_id(trial), None)
+        self._cancel_spare(trial)
+
+    # -- spare attempts (see the module docstring) ----------------------------
+    def _next_attempt(self, trial: Trial) -> int:
+        """An attempt number no run of this trial ever used (so no delivery record can swallow its events)."""
+        used = int(self.c.store.get_meta(f"attempts:{trial.id}", "0") or 0)
+        attempt = max(used, trial.attempt) + 1
+        self.c.store.set_meta(f"attempts:{trial.id}", str(attempt))
+        return attempt
+
+    def _want_spare(self, trial: Trial, m: Machine) -> None:
+        if trial.spare is not None or trial.kill_reason or self.c.stopping:
+            return
+        trial.spare = {"attempt": self._next_attempt(trial), "machine": None, "gpus": None, "held": [],
+                       "from": m.name}
+        self.spares.append(trial)
+
+    def _start_spare(self, m: Machine, trial: Trial, gpus: Optional[list[int]]) -> None:
+        spare = trial.spare
+        assert spare is not None
+        spare["machine"], spare["gpus"] = m.name, gpus
+        spec = self._spec_of(m, trial, spare["attempt"], gpus)
+        m.assigned[spec["run_id"]] = gpus or []
+        self._command(m, {"type": "start", "spec": spec})
+        trial.message = (f"machine {spare['from']} unreachable; attempt {spare['attempt'] + 1} also runs on "
+                         f"{m.name}, the first to finish counts")
+        self.c.store.put_trial(trial.row())
+        log.info("trial %s: spare attempt %d on %s", trial.id, spare["attempt"] + 1, m.name)
+
+    def _cancel_spare(self, trial: Trial) -> None:
+        spare, trial.spare = trial.spare, None
+        if spare is None:
+            return
+        if trial in self.spares:
+            self.spares.remove(trial)
+        m = self.machines.get(spare["machine"] or "")
+        if m is not None:
+            rid = run_id(trial, spare["attempt"])
+            m.assigned.pop(rid, None)
+            self._command(m, {"type": "kill", "run_id": rid, "reason": "stale", "grace": 2.0})
+            log.info("trial %s: spare attempt %d on %s cancelled", trial.id, spare["attempt"] + 1, m.name)
+
+    def _promote_spare(self, trial: Trial, why: str) -> None:
+        """The spare attempt becomes the trial's attempt: the original is cancelled, its metrics dropped."""
+        spare = trial.spare
+        assert spare is not None and spare["machine"] is not None
+        old = self.machines.get(trial.machine or "")
+        if old is not None:
+            old.assigned.pop(run_id(trial), None)
+            if old.state != "lost":
+                self._command(old, {"type": "kill", "run_id": run_id(trial), "reason": "stale", "grace": 2.0})
+        trial.spare = None
+        trial.attempt, trial.machine, trial.gpus, trial.sent = spare["attempt"], spare["machine"], spare["gpus"], True
+        trial.final, trial.history, trial.start_time, trial.pid = None, {}, None, None
+        m = self.machines[spare["machine"]]
+        trial.log_path = self._log_path(m, self._spec_of(m, trial))
+        trial.message = why
+        self.c.store.delete_metrics(trial.id)
+        self.c.store.put_trial(trial.row())
+        log.info("trial %s: attempt %d on %s counts (%s)", trial.id, trial.attempt + 1, m.name, why)
+        for event in spare["held"]:
+            self._apply(trial, event)
 
     # -- placement -----------------------------------------------------------
+    def _place(self, machines: list[Machine], gpu_number: Optional[int]) -> Any:
+        ts = self.c.params.get("trainingService", {})
+        placement = scheduler.place(machines, gpu_number, placement=ts.get("placement") or "spread",
+                                    turn=self.turn, wanted=int(self.c.params.get("trialConcurrency", 1)))
+        if not isinstance(placement, str):
+            self.turn += 1
+        return placement
+
     def place_waiting(self) -> None:
         gpu_number = self.c.params.get("trainingService", {}).get("trialGpuNumber")
         machines = list(self.machines.values())
+        for trial in list(self.spares):           # spares first: they stand in for running work
+            if trial.spare is None or trial.status not in ACTIVE:
+                self.spares.remove(trial)
+                continue
+            placement = self._place([m for m in machines if m.name != trial.machine], gpu_number)
+            if isinstance(placement, str):
+                break
+            self.spares.remove(trial)
+            self._start_spare(placement.machine, trial, placement.gpus)
         blocked: Optional[str] = None
         for trial in list(self.c.queue):
             if trial.held_for is not None:
@@ -189,7 +303,7 @@ class AgentHub:
             if blocked is not None:
                 trial.message = blocked
                 continue
-            placement = scheduler.place(machines, gpu_number)
+            placement = self._place(machines, gpu_number)
             if isinstance(placement, str):
                 never = scheduler.impossible(machines, gpu_number)
                 if never:
@@ -222,6 +336,9 @@ class AgentHub:
             if m.state != "ready" and m.state != "drained":
                 log.info("machine %s is ready", m.name)
                 m.set_state("ready")
+                self._reachable_again(m)
+            elif m.state == "ready":
+                m.error = None                # an error from a failed probe or relaunch is over
             self.c.wake.notify_all()
             deadline = time.time() + wait
             m.info["polling"] = m.info.get("polling", 0) + 1
@@ -250,19 +367,23 @@ class AgentHub:
                 if not held:
                     self._command(m, {"type": "kill", "run_id": rid, "reason": "stale", "grace": 2.0})
 
-    def _spec_of(self, m: Machine, trial: Trial) -> dict[str, Any]:
+    def _spec_of(self, m: Machine, trial: Trial, attempt: Optional[int] = None,
+                 gpus: Optional[list[int]] = None) -> dict[str, Any]:
         assert self.c.service is not None
         paths = self.c.service.trial_paths(m.name, trial.id)
         ts = self.c.params.get("trainingService", {})
-        return {"trial_id": trial.id, "run_id": run_id(trial), "attempt": trial.attempt, "sequence_id": trial.seq,
+        attempt = trial.attempt if attempt is None else attempt
+        return {"trial_id": trial.id, "run_id": run_id(trial, attempt), "attempt": attempt, "sequence_id": trial.seq,
                 "experiment_id": self.c.id, "platform": self.c.service.platform, "parameter": trial.parameter,
                 "command": ts.get("trialCommand") or self.c.params.get("trialCommand"),
-                "working_dir": paths.working_dir, "trial_dir": paths.trial_dir, "gpus": trial.gpus}
+                "working_dir": paths.working_dir, "trial_dir": paths.trial_dir,
+                "gpus": trial.gpus if attempt == trial.attempt else gpus}
 
     def events(self, body: dict[str, Any]) -> dict[str, Any]:
         acked: dict[str, int] = {}
-        by_run = {run_id(t): t for t in self.c.trials.values()}
         with self.c.lock, self.c.store.transaction():
+            by_run = {run_id(t): t for t in self.c.trials.values()}
+            by_run.update({spare_id(t): t for t in self.c.trials.values() if t.spare})  # type: ignore[misc]
             for rid, events in (body.get("trials") or {}).items():
                 trial = by_run.get(rid)
                 upto = 0
@@ -271,8 +392,19 @@ class AgentHub:
                     upto = max(upto, seq + 1)
                     if not self.c.store.first_delivery(rid, seq):
                         continue
-                    if trial is None or trial.status in TERMINAL or run_id(trial) != rid:
+                    if trial is None or trial.status in TERMINAL:
                         continue  # an abandoned attempt or an unknown run: stored nothing
+                    if trial.spare is not None and rid == spare_id(trial):
+                        if not _deciding(event):
+                            trial.spare["held"].append(event)   # counts only if the spare wins
+                            continue
+                        trial.spare["held"].append(event)
+                        self._promote_spare(trial, f"attempt {trial.spare['attempt'] + 1} finished first")
+                        continue
+                    if run_id(trial) != rid:
+                        continue
+                    if trial.spare is not None and _deciding(event):
+                        self._cancel_spare(trial)             # the original finished first
                     self._apply(trial, event)
                 acked[rid] = upto
         return {"acked": acked}
@@ -289,56 +421,94 @@ class AgentHub:
         elif kind == "end":
             self.c.on_trial_end(trial, event)
 
-    # -- health --------------------------------------------------------------
+    # -- health: the two clocks --------------------------------------------------
+    def _clock(self, m: Machine, name: str) -> float:
+        value = getattr(m.spec, name, None)
+        return float(value) if value else (UNREACHABLE_AFTER if name == "unreachable_after" else GIVE_UP_AFTER)
+
     def _health_loop(self) -> None:
         while True:
-            time.sleep(1.0)
+            time.sleep(0.5)
             with self.c.lock:
                 if self.c.stopping:
                     return
                 now = time.time()
-                suspects = [m for m in self.machines.values() if m.state in ("ready", "lost", "starting", "failed")
-                            and not m.info.get("polling") and not m.info.get("checking")
-                            and now >= m.info.get("next_check", 0)
-                            and (m.last_seen is None and m.state == "failed"
-                                 or m.last_seen is not None and now - m.last_seen > SUSPECT_AFTER)]
+                for m in self.machines.values():
+                    silent = now - (m.last_seen or m.since)
+                    if m.state == "ready" and m.last_seen is not None and not m.info.get("polling") \
+                            and silent > self._clock(m, "unreachable_after"):
+                        self._mark_unreachable(m, silent)
+                    elif m.state == "unreachable" and now - m.since > self._clock(m, "give_up_after"):
+                        self._mark_lost(m, f"unreachable for {now - m.since:.0f} s (giveUpAfter)")
+                suspects = [m for m in self.machines.values()
+                            if m.state in ("unreachable", "lost", "failed") and not m.info.get("polling")
+                            and not m.info.get("checking") and now >= m.info.get("next_check", 0)]
                 for m in suspects:
                     m.info["checking"] = True
+                self.c.wake.notify_all()
             for m in suspects:  # one thread per machine: a dead host never delays the others
                 threading.Thread(target=self._check, args=(m,), name=f"check-{m.name}", daemon=True).start()
 
     def _check(self, m: Machine) -> None:
+        """Probe an unreachable machine over SSH; relaunch its agent if it is gone (it re-attaches trials)."""
         assert self.c.service is not None
         try:
             alive = self.c.service.alive(m.name)
             with self.c.lock:
-                if self.c.stopping or alive or (m.last_seen and time.time() - m.last_seen <= SUSPECT_AFTER):
+                if self.c.stopping or m.state == "ready":
                     return
-                silent = time.time() - (m.last_seen or m.since)
-                if m.state not in ("lost", "failed") and (silent > LOST_AFTER or self.c.service.platform == "local"):
-                    self._mark_lost(m, f"no sync for {silent:.0f} s and the probe failed")
+                if alive:
+                    m.info["next_check"] = time.time() + 2.0
+                    return
+                if self.c.service.platform == "local" and m.state != "lost":
+                    self._mark_lost(m, "the agent process is gone")
                 failures = m.info.get("relaunch_failures", 0)
             error = self.c.service.relaunch(m.name, self.c.head)
             with self.c.lock:
                 if error is None:
                     m.info["relaunch_failures"] = 0
-                    m.info["next_check"] = time.time() + SUSPECT_AFTER
+                    m.info["next_check"] = time.time() + self._clock(m, "unreachable_after")
                 else:
                     log.warning("machine %s: relaunch failed: %s", m.name, error)
-                    m.error = str(error)
+                    if m.state != "ready":
+                        m.error = str(error)
                     m.info["relaunch_failures"] = failures + 1
-                    m.info["next_check"] = time.time() + min(60.0, 2.0 * 2 ** failures)
+                    m.info["next_check"] = time.time() + min(30.0, 2.0 * 2 ** failures)
         finally:
             m.info["checking"] = False
 
+    def _mark_unreachable(self, m: Machine, silent: float) -> None:
+        """First clock: show it at once; give each trial there a spare attempt elsewhere."""
+        since = time.strftime("%H:%M:%S")
+        give_up = time.strftime("%H:%M:%S", time.localtime(time.time() + self._clock(m, "give_up_after")))
+        log.warning("machine %s unreachable: no sync for %.0f s", m.name, silent)
+        m.set_state("unreachable", f"no sync for {silent:.0f} s; trials there are given up at {give_up}")
+        for trial in [t for t in self.c.trials.values() if t.machine == m.name and t.status in ACTIVE and t.sent]:
+            trial.message = f"machine {m.name} unreachable since {since}; it may still finish"
+            if self.c.service is not None and self.c.service.platform != "local":
+                self._want_spare(trial, m)
+            self.c.store.put_trial(trial.row())
+
+    def _reachable_again(self, m: Machine) -> None:
+        for trial in self.c.trials.values():
+            if trial.machine == m.name and trial.status in ACTIVE and "unreachable" in trial.message:
+                trial.message = "" if trial.spare is None else \
+                    f"machine {m.name} is back; attempt {trial.spare['attempt'] + 1} also runs, the first to finish counts"
+                self.c.store.put_trial(trial.row())
+
     def _mark_lost(self, m: Machine, why: str) -> None:
+        """Second clock: the original attempts there are abandoned; spares take over, or the trials re-run."""
         log.warning("machine %s lost: %s", m.name, why)
         m.set_state("lost", why)
         m.synced = False
         if self.c.service is not None and self.c.service.platform == "local":
             return  # a local agent's trials survive it; the relaunched agent re-attaches them
         for trial in [t for t in self.c.trials.values() if t.machine == m.name and t.status in ACTIVE]:
-            self.requeue(trial, f"machine {m.name} lost at {time.strftime('%H:%M:%S')}")
+            if trial.spare is not None and trial.spare["machine"] is not None:
+                self._promote_spare(trial, f"machine {m.name} given up at {time.strftime('%H:%M:%S')}; "
+                                           f"attempt {trial.spare['attempt'] + 1} counts")
+            else:
+                self.requeue(trial, f"machine {m.name} lost at {time.strftime('%H:%M:%S')}")
         m.assigned.clear()
 
     def requeue(self, trial: Trial, why: str) -> None:
@@ -347,7 +517,9 @@ class AgentHub:
         if trial.attempt + 1 >= RETRY_LIMIT:
             self.c.finish_trial(trial, "FAILED", f"{why}; gave up after {trial.attempt + 1} attempts", now_ms())
             return
+        attempt = self._next_attempt(trial)
         self.c.restart_trial(trial)
+        trial.attempt = attempt
         trial.machine, trial.gpus, trial.sent, trial.pid = None, None, False, None
         trial.message = f"{why}; re-queued (attempt {trial.attempt + 1} of {RETRY_LIMIT})"
         self.c.store.put_trial(trial.row())

@@ -84,6 +84,7 @@ class Trial:
     final: Optional[dict[str, Any]] = None
     sent: bool = False                       # start command queued to its machine
     held_for: Optional[str] = None           # resumed: wait until this machine synced
+    spare: Optional[dict[str, Any]] = None   # a second attempt racing this one (its machine is unreachable)
     history: dict[int, Any] = field(default_factory=dict)
 
     @property

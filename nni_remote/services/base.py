@@ -34,6 +34,8 @@ class MachineSpec:
     use_active_gpu: bool = True
     address: str = "localhost"
     auto_slots: bool = False              # slots follow trial_concurrency (no explicit per-machine limit)
+    unreachable_after: Optional[float] = None   # seconds without a sync before "unreachable" (None: default)
+    give_up_after: Optional[float] = None       # seconds unreachable before its trials' attempts are abandoned
 
 
 @dataclass

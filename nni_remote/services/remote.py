@@ -74,6 +74,11 @@ def machine_names(machines: list[Any]) -> list[str]:
     return names
 
 
+def _seconds(value: Any) -> Optional[float]:
+    from nni_remote.config.units import parse_time
+    return None if value is None else float(parse_time(value))
+
+
 def _space_error(rm: RemoteMachine, needed: int) -> Optional[SshError]:
     """A clear error if the host's cache has less free space than ``needed`` bytes, else None."""
     try:
@@ -119,13 +124,17 @@ class RemoteTrainingService(TrainingService):
     # -- protocol ----------------------------------------------------------------
     def machines(self) -> list[MachineSpec]:
         specs = []
+        ts = self.config.training_service
         for name, rm in self.machines_by_name.items():
             m = rm.config
             slots = getattr(m, "max_trial_number", None) or self.concurrency
+            unreachable = _seconds(getattr(m, "unreachable_after", None) or getattr(ts, "unreachable_after", None))
+            give_up = _seconds(getattr(m, "give_up_after", None) or getattr(ts, "give_up_after", None))
             specs.append(MachineSpec(name=name, slots=slots, gpu_indices=m.gpu_indices,
                                      max_trial_number_per_gpu=m.max_trial_number_per_gpu,
                                      use_active_gpu=bool(m.use_active_gpu), address=m.host,
-                                     auto_slots=getattr(m, "max_trial_number", None) is None))
+                                     auto_slots=getattr(m, "max_trial_number", None) is None,
+                                     unreachable_after=unreachable, give_up_after=give_up))
         return specs
 
     def launch_machine(self, name: str, head: HeadInfo) -> Optional[Exception]:
@@ -271,7 +280,7 @@ class RemoteTrainingService(TrainingService):
             return
         # The whole background job has its fds redirected before anything runs, so nothing it
         # starts can hold the SSH channel open (TESTING.md gotcha 8).
-        conn.run(f"( cd {q(agent_dir)} && {prefix}exec setsid nohup python3 {q(pyz)} --dir {q(agent_dir)} "
+        conn.run(f"( cd {q(agent_dir)} && {prefix}exec setsid nohup python3 {q(rm.pyz)} --dir {q(agent_dir)} "
                  f"--machine {q(rm.name)} ) >>{q(agent_dir)}/agent.log 2>&1 </dev/null & exit 0", timeout=20)
 
     def _upload_agent(self, rm: RemoteMachine) -> int:

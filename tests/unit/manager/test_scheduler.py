@@ -83,7 +83,7 @@ def test_messages_name_each_machine_and_reason():
     assert isinstance(message, str)
     assert "needs 2 GPUs" in message and "host-a: 0 free" in message and "GPU 0 full" in message
     assert "host-b: 1 free" in message and "GPU 0 used by another process (bob's)" in message
-    assert "host-c: unreachable since" in message
+    assert "host-c: given up at" in message
 
 
 def test_no_gpu_trials_spread_by_free_slots_and_zero_gpus_hide_them():
