@@ -117,6 +117,7 @@ class RigHost:
     extra_path_dir: Optional[str] = None
     no_python: bool = False
     sshd_pid: int = 0
+    sshd_start: str = ""       # /proc/<pid>/stat field 22 of sshd_pid: a pid alone is not an identity
     launcher_pid: int = 0
     host_key_line: str = ""
     up: bool = False
@@ -197,6 +198,56 @@ def _pid_alive(pid: int) -> bool:
     except (OSError, IndexError):
         return False
     return state not in ("Z", "X")
+
+
+def _start_time(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
+def _in_netns(pid: int, netns: str) -> bool:
+    try:
+        return os.stat(f"/proc/{pid}/ns/net").st_ino == os.stat(f"/run/netns/{netns}").st_ino
+    except OSError:
+        return False
+
+
+def _sshd_is_ours(h: "RigHost") -> bool:
+    """Whether the host's recorded sshd still runs: same pid *and* start time, sshd, in the host's netns."""
+    pid = h.sshd_pid
+    if not (h.up and _pid_alive(pid) and h.sshd_start and _start_time(pid) == h.sshd_start):
+        return False
+    try:
+        return os.readlink(f"/proc/{pid}/exe") == SSHD and _in_netns(pid, h.netns)
+    except OSError:
+        return False
+
+
+def _kill_verified(pid: int, still_ours) -> bool:
+    """SIGKILL ``pid`` only if ``still_ours(pid)`` holds for the process behind a pidfd (no reuse race)."""
+    fd = None
+    opener = getattr(os, "pidfd_open", None)
+    if opener is not None:
+        try:
+            fd = opener(pid)
+        except OSError:
+            return False
+    try:
+        if not still_ours(pid):
+            return False
+        if fd is not None:
+            signal.pidfd_send_signal(fd, signal.SIGKILL)
+        else:
+            os.kill(pid, signal.SIGKILL)
+        return True
+    except (ProcessLookupError, OSError):
+        return False
+    finally:
+        if fd is not None:
+            os.close(fd)
 
 
 def _wait_until(predicate, timeout: float, what: str, interval: float = 0.005) -> None:
@@ -313,7 +364,7 @@ class SshRig:
     def revive(self, host: Union[int, str, RigHost]) -> None:
         """Power back on: link up, a fresh /tmp, sshd restarted with the same host keys."""
         h = self.host(host)
-        if h.up and _pid_alive(h.sshd_pid):
+        if _sshd_is_ours(h):
             raise RigError(f"{h.name} is running; kill() it first")
         self._kill_processes(h)  # leftovers of a half-dead host, if any
         _run(["ip", "link", "set", h.veth, "up"])
@@ -354,7 +405,7 @@ class SshRig:
         env = {"PATH": h.host_path if not as_root else DEFAULT_PATH + ":/usr/sbin:/sbin",
                "HOME": h.home if not as_root else "/root", "USER": h.user if not as_root else "root",
                "LOGNAME": h.user if not as_root else "root", "SHELL": "/bin/bash", "LANG": "C.UTF-8"}
-        if h.up and _pid_alive(h.sshd_pid):
+        if _sshd_is_ours(h):
             argv = ["nsenter", "-t", str(h.sshd_pid), "-m", "-n", "-p", "--"]
         else:
             argv = ["ip", "netns", "exec", h.netns]
@@ -627,7 +678,7 @@ class SshRig:
                 return False
             if not _listening_on(pid, h.port):
                 return False
-            h.sshd_pid = pid
+            h.sshd_pid, h.sshd_start = pid, _start_time(pid)
             return True
         _wait_until(ready, 20.0, f"sshd of {h.name} to listen")
         h.up = True
@@ -679,27 +730,21 @@ class SshRig:
 
     # -------------------------------------------------------- teardown pieces
 
+    def _is_host_process(self, h: RigHost, pid: int) -> bool:
+        """Whether ``pid`` is one of the host's: owned by its (rig-marked) user or inside its network namespace."""
+        if pid == os.getpid():
+            return False
+        try:
+            mine = h.uid > 0 and h.user.startswith(MARK) and os.stat(f"/proc/{pid}").st_uid == h.uid
+            if not mine:
+                mine = _in_netns(pid, h.netns)
+        except OSError:
+            return False
+        return mine and _pid_alive(pid)
+
     def _host_pids(self, h: RigHost) -> List[int]:
         """Global pids of every live process in the host's namespace or owned by its user."""
-        try:
-            ns_ino = os.stat(f"/run/netns/{h.netns}").st_ino
-        except FileNotFoundError:
-            ns_ino = None
-        me = os.getpid()
-        pids = []
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit() or int(entry) == me:
-                continue
-            pid = int(entry)
-            try:
-                mine = h.uid >= 0 and os.stat(f"/proc/{pid}").st_uid == h.uid
-                if not mine and ns_ino is not None:
-                    mine = os.stat(f"/proc/{pid}/ns/net").st_ino == ns_ino
-            except OSError:
-                continue
-            if mine and _pid_alive(pid):
-                pids.append(pid)
-        return pids
+        return [int(e) for e in os.listdir("/proc") if e.isdigit() and self._is_host_process(h, int(e))]
 
     def _kill_processes(self, h: RigHost) -> None:
         deadline = time.monotonic() + 15.0
@@ -709,9 +754,8 @@ class SshRig:
                 break
             if time.monotonic() > deadline:
                 raise RigError(f"processes of {h.name} survive SIGKILL: {pids}")
-            for pid in pids:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
+            for pid in pids:  # each re-checked through a pidfd: never a recycled pid
+                _kill_verified(pid, lambda p: self._is_host_process(h, p))
             time.sleep(0.005)
         proc = self._launchers.pop(h.name, None)
         if proc is not None:
@@ -823,7 +867,12 @@ def _print_hosts(rig: SshRig) -> None:
             how = f"key {h.key_file} (passphrase {h.passphrase})"
         else:
             how = f"key {h.key_file}"
-        state = "up" if h.up else "down"
+        if not h.up:
+            state = "down"
+        elif not _sshd_is_ours(h):
+            state = "down (its sshd is not running)"
+        else:
+            state = "partitioned" if h.partitioned else "up"
         print(f"  {h.name}  {h.user}@{h.address}:{h.port}  {state}  {how}")
     print(f"NNI config: {rig.workdir / 'config.yml'}")
     print(f"known_hosts: {rig.known_hosts}")

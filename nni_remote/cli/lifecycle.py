@@ -74,7 +74,8 @@ def stop(exp_id: Optional[str], stop_all: bool, as_json: bool) -> None:
     left = {t: cleanup.pending(exp_dir(t)) for t in targets}
     left = {t: v for t, v in left.items() if v}
     if as_json:
-        emit({"stopped": targets, "cleanupPending": {t: sorted(v) for t, v in left.items()}}, True)
+        emit({"stopped": targets, **({"cleanupPending": {t: sorted(v) for t, v in left.items()}} if left else {})},
+             True)
     else:
         for target in targets:
             click.echo(f"experiment {target} stopped")
