@@ -49,7 +49,7 @@ SENT_TRIAL = textwrap.dedent('''
 
 def sent_code_dir(tmp_path: Any) -> str:
     code = tmp_path / "faultcode"
-    code.mkdir(exist_ok=True)
+    code.mkdir(parents=True, exist_ok=True)
     (code / "trial.py").write_text(SENT_TRIAL)
     return str(code)
 
