@@ -113,7 +113,7 @@ def _fair_share(machines: list[Machine], wanted: int) -> Optional[int]:
     if not starting:
         return None
     coming = [m for m in machines if m.state in ("ready", "starting")]
-    return max(1, -(-wanted // max(1, len(coming))))
+    return max(1, wanted // max(1, len(coming)))  # rounded down: the remainder waits for the late machines
 
 
 def _rank(m: Machine, turn: int, count: int, pack: bool) -> tuple[float, int]:
