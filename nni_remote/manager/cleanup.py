@@ -78,7 +78,7 @@ def retry_pending(exp_dir: str, exp_id: str) -> dict[str, dict[str, Any]]:
         return data
     masked = profile["params"]
     config = ExperimentConfig.from_json(SecretBox().unseal_config(masked, blob) if blob else masked)
-    if config.training_service.platform != "remote":
+    if config.platform != "remote":
         return record(exp_dir, {}, cleaned=list(data))
     service = RemoteTrainingService(config, exp_dir, exp_id)
     names = [n for n in data if n in service.machines_by_name]
