@@ -483,6 +483,11 @@ class AgentHub:
         give_up = time.strftime("%H:%M:%S", time.localtime(time.time() + self._clock(m, "give_up_after")))
         log.warning("machine %s unreachable: no sync for %.0f s", m.name, silent)
         m.set_state("unreachable", f"no sync for {silent:.0f} s; trials there are given up at {give_up}")
+        for trial in [t for t in self.c.trials.values() if t.spare and t.spare["machine"] == m.name]:
+            origin = self.machines.get(trial.machine or "")
+            self._cancel_spare(trial)              # a spare on a silent machine cannot help: find another
+            if origin is not None and origin.state == "unreachable":
+                self._want_spare(trial, origin)
         for trial in [t for t in self.c.trials.values() if t.machine == m.name and t.status in ACTIVE and t.sent]:
             trial.message = f"machine {m.name} unreachable since {since}; it may still finish"
             if self.c.service is not None and self.c.service.platform != "local":
