@@ -15,7 +15,8 @@ from ..errors import ConfigError
 from .base import Canon, ConfigBase, camel_case, describe, join_path, resolve_path
 from .fields import (Bool, OptBool, OptDuration, OptGpuCount, OptGpuIndices, OptPath, OptPosInt, OptSecret, OptStr,
                      PosInt, Port, fail)
-from .units import parse_gpu_indices, parse_time
+from .canonical import check_duration
+from .units import parse_gpu_indices
 
 SUPPORTED = ("local", "remote")
 PLACEMENTS = ("spread", "pack")
@@ -31,22 +32,10 @@ def _check_gpu_indices(owner: Any, path: str, canon: Canon) -> None:
         canon.error(join_path(path, "gpuIndices"), str(exc))
 
 
-def _check_clock(value: Any, path: str, canon: Canon) -> None:
-    """``unreachableAfter`` / ``giveUpAfter``: a duration > 0 ('15s', '10m', or whole seconds)."""
-    if value is None:
-        return
-    try:
-        seconds = parse_time(value)
-    except ValueError as exc:
-        canon.error(path, str(exc))
-        return
-    if seconds <= 0:
-        canon.error(path, f"must be a duration > 0 (like '15s' or '10m'), got {describe(value)}")
-
-
 def _check_clocks(owner: Any, path: str, canon: Canon) -> None:
-    _check_clock(owner.unreachable_after, join_path(path, "unreachableAfter"), canon)
-    _check_clock(owner.give_up_after, join_path(path, "giveUpAfter"), canon)
+    """``unreachableAfter`` / ``giveUpAfter``: durations > 0 ('15s', '10m', or whole seconds)."""
+    check_duration(owner.unreachable_after, join_path(path, "unreachableAfter"), canon)
+    check_duration(owner.give_up_after, join_path(path, "giveUpAfter"), canon)
 
 
 def _check_positive(value: Optional[int], path: str, canon: Canon) -> None:

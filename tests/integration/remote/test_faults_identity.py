@@ -133,3 +133,23 @@ def test_rig_status_reports_a_dead_sshd_as_down(rig_factory):
     assert f"{host.address}:{host.port}  up" in status()
     assert sshrig._kill_verified(host.sshd_pid, lambda p: sshrig._sshd_is_ours(host))
     wait_for(lambda: "down (its sshd is not running)" in status(), timeout=30, what="status to say down")
+
+
+def test_unwritable_home_names_the_cause_and_recovers(rig_factory, tmp_path, isolated_home, experiments):
+    rig = rig_factory(2, logins=["key", "key"])
+    install_known_hosts(rig, str(isolated_home))
+    locked = rig.hosts[1]
+    rig.run_on(locked, "chmod 0500 \"$HOME\"")
+    machines = [per_machine(h.machine_config(), maxTrialNumber=1) for h in rig.hosts]
+    space = {"x": {"_type": "uniform", "_value": [0, 1]}, "steps": {"_type": "choice", "_value": [2]}}
+    exp = start(remote_config(tmp_path, machines, trial_concurrency=2, max_trial_number=4, search_space=space,
+                              trial_code_directory=sent_code_dir(tmp_path)), experiments)
+    wait_state(exp, locked.address, ("failed",), timeout=60)
+    error = machine_state(exp, locked.address)["error"]
+    assert "cannot create" in error and "Permission denied" in error, error
+    rig.run_on(locked, "chmod 0700 \"$HOME\"")
+    wait_state(exp, locked.address, ("ready",), timeout=90)
+    assert machine_state(exp, locked.address)["error"] is None     # cleared once the machine works
+    exp.update_max_trial_number(8)
+    assert wait_done(exp, timeout=120) == "DONE"
+    check_metrics(exp, rig, 8)
