@@ -30,7 +30,8 @@ sys.path.insert(0, os.path.join(REPO, "deploy"))
 import sshrig  # noqa: E402
 
 from nni_remote import Experiment, ExperimentConfig  # noqa: E402
-from tests.integration.remote.fault_kit import check_metrics, leftover_sleeps, sent_code_dir, wait_state  # noqa: E402,E501
+from tests.integration.remote.fault_kit import (check_metrics, leftover_sleeps, sent_code_dir,  # noqa: E402
+                                                wait_state)
 
 
 def wait(predicate, timeout: float, what: str) -> float:

@@ -497,8 +497,9 @@ class AgentHub:
     def _reachable_again(self, m: Machine) -> None:
         for trial in self.c.trials.values():
             if trial.machine == m.name and trial.status in ACTIVE and "unreachable" in trial.message:
-                trial.message = "" if trial.spare is None else \
-                    f"machine {m.name} is back; attempt {trial.spare['attempt'] + 1} also runs, the first to finish counts"
+                trial.message = "" if trial.spare is None else (
+                    f"machine {m.name} is back; attempt {trial.spare['attempt'] + 1} also runs, "
+                    "the first to finish counts")
                 self.c.store.put_trial(trial.row())
 
     def _mark_lost(self, m: Machine, why: str) -> None:

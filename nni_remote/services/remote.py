@@ -197,8 +197,12 @@ class RemoteTrainingService(TrainingService):
         q = shlex.quote
         try:
             rm.conn.connect()
-            if not rm.home:
-                rm.home = rm.conn.run("printf %s \"$HOME\"", timeout=15).stdout.strip()
+            where = rm.conn.run(f"printf '%s\\n' \"$HOME\"; [ -d \"$HOME\"/nni-remote/{q(self.exp_id)} ] && "
+                                "echo has-exp; umask 077; mkdir -p \"$HOME\"/.nni-remote; exit 0",
+                                timeout=15).stdout.split("\n")
+            rm.home = rm.home or where[0].strip()
+            if "has-exp" not in where:
+                return None                   # nothing of this experiment ever reached the host
             if not rm.pyz:
                 self._upload_agent(rm)
             result = rm.conn.run(f"{_path_prefix(rm.config.python_path)}python3 {q(rm.pyz)} cleanup "
