@@ -714,8 +714,8 @@ class SshRig:
                         continue  # in use by a live rig
                 lease.unlink()  # stale: its rig is gone
             netns = f"{MARK}{self.run_id}h{len(got) + 1}"
-            lease.write_text(json.dumps({"run_id": self.run_id, "netns": netns,
-                                         "state_dir": str(self.state_dir), "pid": os.getpid()}))
+            lease.write_text(json.dumps({"run_id": self.run_id, "netns": netns, "state_dir": str(self.state_dir),
+                                         "pid": os.getpid(), "start": _start_time(os.getpid())}))
             got.append(address)
             if len(got) == n:
                 return got
@@ -825,11 +825,25 @@ def _q(text: str) -> str:
     return shlex.quote(text)
 
 
+def _live_runs() -> List[str]:
+    """Run ids whose rig process still runs (its lease names it by pid *and* start time)."""
+    live = []
+    for lease in (STATE_ROOT / "leases").glob("*") if (STATE_ROOT / "leases").exists() else []:
+        with contextlib.suppress(Exception):
+            holder = json.loads(lease.read_text())
+            if holder.get("start") and _start_time(int(holder["pid"])) == holder["start"]:
+                live.append(holder["run_id"])
+    return live
+
+
 def sweep() -> List[str]:
-    """Remove every marked rig leftover on this machine (any run). Use when no rig should be running."""
+    """Remove the marked rig leftovers of runs whose process is gone. Rigs still in use are left alone."""
     import pwd
     removed = []
+    live = [f"{MARK}{run}h" for run in _live_runs()]
     for entry in pwd.getpwall():
+        if any(entry.pw_name.startswith(tag) for tag in live):
+            continue
         if entry.pw_name.startswith(MARK) and entry.pw_gecos.startswith(MARK):
             fake = RigHost(name=entry.pw_name, index=0, address="", port=22, user=entry.pw_name,
                            uid=entry.pw_uid, gid=entry.pw_gid, home=entry.pw_dir, login="key",
@@ -840,17 +854,17 @@ def sweep() -> List[str]:
             removed.append(f"user {entry.pw_name}")
     netns_dir = Path("/run/netns")
     for ns in sorted(netns_dir.iterdir()) if netns_dir.exists() else []:
-        if ns.name.startswith(MARK):
+        if ns.name.startswith(MARK) and not any(ns.name.startswith(tag) for tag in live):
             fake = RigHost(name=ns.name, index=0, address="", port=22, user="", uid=-1, gid=-1,
                            home="", login="key", known_hosts="", netns=ns.name, veth="", state_dir="")
             SshRig("/nonexistent")._kill_processes(fake)
             _run(["ip", "netns", "del", ns.name], check=False)
             removed.append(f"netns {ns.name}")
-    for link in sorted(os.listdir("/sys/class/net")):
+    for link in sorted(os.listdir("/sys/class/net")) if not live else []:
         if link.startswith("nr") and (link == BRIDGE or (len(link) > 9 and "h" in link[8:])):
             _run(["ip", "link", "del", link], check=False)
             removed.append(f"link {link}")
-    if STATE_ROOT.exists():
+    if STATE_ROOT.exists() and not live:
         shutil.rmtree(STATE_ROOT, ignore_errors=True)
         removed.append(str(STATE_ROOT))
     return removed
@@ -901,7 +915,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         p = sub.add_parser(name, help=text)
         p.add_argument("host", type=int)
         p.add_argument("--workdir", default=DEFAULT_WORKDIR)
-    sub.add_parser("sweep", help="remove every rig leftover on this machine (all runs)")
+    sub.add_parser("sweep", help="remove rig leftovers of runs whose process is gone (test rigs in use are kept)")
     args = parser.parse_args(argv)
     try:
         if args.cmd == "up":
