@@ -28,7 +28,9 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any, Optional
 
-from nni_remote.errors import NniRemoteError
+from nni_remote.common.metrics import encode_data
+from nni_remote.errors import MachineStateError as MachineStateError
+from nni_remote.errors import UnknownMachine as UnknownMachine
 from nni_remote.manager import cleanup, scheduler
 from nni_remote.manager.scheduler import Machine
 from nni_remote.manager.store import now_ms
@@ -46,10 +48,6 @@ GIVE_UP_AFTER = float(os.environ.get("NNI_REMOTE_GIVE_UP_AFTER") or os.environ.g
 RETRY_LIMIT = int(os.environ.get("NNI_REMOTE_RETRY_LIMIT", "3"))
 START_FAILURES_TO_DRAIN = 3
 START_UP_SECONDS = 5.0        # a trial that fails within this long after starting failed "at start-up"
-
-
-class UnknownMachine(NniRemoteError):
-    """An agent named a machine this experiment does not have."""
 
 
 def run_id(trial: Trial, attempt: Optional[int] = None) -> str:
@@ -460,7 +458,7 @@ class AgentHub:
                 if alive:
                     m.info["next_check"] = time.time() + 2.0
                     return
-                if self.c.service.platform == "local" and m.state != "lost":
+                if self.c.service.probe_is_definitive and m.state != "lost":
                     self._mark_lost(m, "the agent process is gone")
                 failures = m.info.get("relaunch_failures", 0)
             error = self.c.service.relaunch(m.name, self.c.head)
@@ -490,7 +488,7 @@ class AgentHub:
                 self._want_spare(trial, origin)
         for trial in [t for t in self.c.trials.values() if t.machine == m.name and t.status in ACTIVE and t.sent]:
             trial.message = f"machine {m.name} unreachable since {since}; it may still finish"
-            if self.c.service is not None and self.c.service.platform != "local":
+            if self.c.service is not None and not self.c.service.probe_is_definitive:
                 self._want_spare(trial, m)
             self.c.store.put_trial(trial.row())
 
@@ -507,8 +505,8 @@ class AgentHub:
         log.warning("machine %s lost: %s", m.name, why)
         m.set_state("lost", why)
         m.synced = False
-        if self.c.service is not None and self.c.service.platform == "local":
-            return  # a local agent's trials survive it; the relaunched agent re-attaches them
+        if self.c.service is not None and self.c.service.trials_survive_agent:
+            return  # the trials outlive their agent; the relaunched agent re-attaches them
         for trial in [t for t in self.c.trials.values() if t.machine == m.name and t.status in ACTIVE]:
             if trial.spare is not None and trial.spare["machine"] is not None:
                 self._promote_spare(trial, f"machine {m.name} given up at {time.strftime('%H:%M:%S')}; "
@@ -573,7 +571,6 @@ def _metric_record(trial: Trial, event: dict[str, Any]) -> Optional[dict[str, An
     if not isinstance(record, dict) or record.get("type") not in ("FINAL", "PERIODICAL"):
         return None
     value = record.get("value")
-    text = value if isinstance(value, str) else json.dumps(value)
     try:
         sequence = int(record.get("sequence") or 0)
     except (TypeError, ValueError):
@@ -584,4 +581,4 @@ def _metric_record(trial: Trial, event: dict[str, Any]) -> Optional[dict[str, An
         return None
     pid = record.get("parameter_id")
     return {"trial_id": trial.id, "parameter_id": None if pid is None else str(pid), "kind": record["type"],
-            "sequence": sequence, "data": json.dumps(text), "timestamp": now_ms()}
+            "sequence": sequence, "data": encode_data(value), "timestamp": now_ms()}

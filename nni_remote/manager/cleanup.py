@@ -65,9 +65,9 @@ def retry_pending(exp_dir: str, exp_id: str) -> dict[str, dict[str, Any]]:
     data = pending(exp_dir)
     if not data:
         return data
-    from nni_remote.manager.store import Store
     from nni_remote.config import ExperimentConfig, SecretBox
-    from nni_remote.services.remote import RemoteTrainingService
+    from nni_remote.manager.process import make_service
+    from nni_remote.manager.store import Store
     store = Store(os.path.join(exp_dir, "db", "nni.sqlite"))
     try:
         profile = store.load_profile()
@@ -78,18 +78,10 @@ def retry_pending(exp_dir: str, exp_id: str) -> dict[str, dict[str, Any]]:
         return data
     masked = profile["params"]
     config = ExperimentConfig.from_json(SecretBox().unseal_config(masked, blob) if blob else masked)
-    if config.platform != "remote":
-        return record(exp_dir, {}, cleaned=list(data))
-    service = RemoteTrainingService(config, exp_dir, exp_id)
-    names = [n for n in data if n in service.machines_by_name]
-
-    def one(name: str) -> Any:
-        try:
-            return service.clean_machine(name)
-        finally:
-            service.machines_by_name[name].conn.close()
+    service = make_service(config, exp_dir, exp_id)
+    names = [n for n in data if n in {m.name for m in service.machines()}]
     with ThreadPoolExecutor(max_workers=min(16, len(names) or 1)) as pool:
-        results = dict(zip(names, pool.map(one, names)))
+        results = dict(zip(names, pool.map(service.clean_machine, names)))
     failed = {n: why for n, why in results.items() if why}
     cleaned = [n for n in data if n not in failed]
     for name in cleaned:

@@ -26,7 +26,9 @@ from urllib.parse import urlencode, urlsplit
 
 from flask import Flask, Response, redirect, request
 
-TOKEN_FILE = ".portal-token"
+from nni_remote.common.tokens import TOKEN_FILE as TOKEN_FILE
+from nni_remote.common.tokens import read_token as read_token
+
 OPEN_PATHS = ("/api/v1/nni/check-status", "/api/v1/nni/check-status/")
 AGENT_PREFIX = "/api/agent/"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
@@ -61,14 +63,6 @@ def setup_token(hosts: Iterable[str], exp_dir: str) -> Optional[str]:
         f.write(token + "\n")
     os.chmod(path, 0o600)
     return token
-
-
-def read_token(exp_dir: str) -> Optional[str]:
-    try:
-        with open(os.path.join(exp_dir, TOKEN_FILE), encoding="utf-8") as f:
-            return f.read().strip() or None
-    except OSError:
-        return None
 
 
 def portal_urls(hosts: Iterable[str], port: int, token: Optional[str]) -> list[str]:

@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, request
 
-from nni_remote.manager.agents import UnknownMachine
+from nni_remote.server.errors import error_body
 
 bp = Blueprint("agent", __name__)
 
@@ -26,9 +26,9 @@ def _authenticate() -> Response | None:
     header = request.headers.get("Authorization", "")
     given = header[7:] if header.startswith("Bearer ") else ""
     if not token or not hmac.compare_digest(given.encode(), token.encode()):
-        return _reply({"error": "missing or wrong agent token"}, 401)
+        return _reply(error_body("missing or wrong agent token", "access_denied"), 401)
     if current_app.config["MANAGER"].controller is None:
-        return _reply({"error": "the experiment is not running yet"}, 503)
+        return _reply(error_body("the experiment is not running yet", "experiment_not_ready"), 503)
     return None
 
 
@@ -39,10 +39,7 @@ def _body() -> dict[str, Any]:
 
 @bp.post("/poll")
 def poll() -> Response:
-    try:
-        return _reply(current_app.config["MANAGER"].controller.hub.poll(_body()))
-    except UnknownMachine as exc:
-        return _reply({"error": str(exc)}, 404)
+    return _reply(current_app.config["MANAGER"].controller.hub.poll(_body()))  # UnknownMachine: 404
 
 
 @bp.post("/events")

@@ -1,6 +1,6 @@
 """Remote mode: one trial agent per SSH machine, reached through a reverse tunnel.
 
-For each machine, in parallel: connect (``services/ssh.py``), probe (python,
+For each machine, in parallel: connect (``services/ssh/``), probe (python,
 ``import nni``, free disk), upload the agent zipapp and the packed trial code
 into the user's own ``~/.nni-remote`` cache (skipped when the same hash is
 there), extract the code safely into ``~/nni-remote/<exp>/code``, write
@@ -22,14 +22,18 @@ import shlex
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional, cast
 
+from nni_remote.config.training_service import RemoteConfig, RemoteMachineConfig
 from nni_remote.errors import SshError
-from nni_remote.services.base import HeadInfo, MachineSpec, TrainingService, TrialPaths
+from nni_remote.services.base import HeadInfo, MachineSpec, TrainingService, TrialFile, TrialPaths, safe_file_name
 from nni_remote.services.bundle import agent_zipapp
 from nni_remote.services.code_upload import CodePackage, pack_code
-from nni_remote.services.ssh import SshConnection, SshTarget, probe
-from nni_remote.services.ssh_transport import first_line
+from nni_remote.services.platforms import register_platform
+
+if TYPE_CHECKING:  # the SSH layer (paramiko) is imported when a service is built, not when configs are read
+    from nni_remote.config.experiment import ExperimentConfig
+    from nni_remote.services.ssh import SshConnection
 
 STOPPED_MARK = "stopped"          # trial_agent/cleanup.py: an agent that sees it ends its trials
 
@@ -41,8 +45,8 @@ class RemoteMachine:
     """One configured machine and what we learned about it."""
 
     name: str
-    config: Any
-    conn: SshConnection
+    config: RemoteMachineConfig
+    conn: "SshConnection"
     home: str = ""
     python: str = "python3"
     facts: dict[str, Any] = field(default_factory=dict)
@@ -104,14 +108,17 @@ class RemoteTrainingService(TrainingService):
     """Runs trials on ``machine_list`` over SSH; see the module docstring."""
 
     platform = "remote"
+    config_class = RemoteConfig
 
-    def __init__(self, config: Any, exp_dir: str, exp_id: str) -> None:
+    def __init__(self, config: "ExperimentConfig", exp_dir: str, exp_id: str) -> None:
+        from nni_remote.services.ssh import SshConnection, SshTarget
         self.config = config
         self.exp_id = exp_id
         self.exp_dir = exp_dir
         ts = config.training_service
+        assert isinstance(ts, RemoteConfig)
         self.direct_ip = config.nni_manager_ip or getattr(ts, "nni_manager_ip", None)
-        self.code_dir = ts.trial_code_directory
+        self.code_dir = ts.trial_code_directory or "."
         self._code: Optional[CodePackage] = None
         self._code_lock = threading.Lock()
         self.machines_by_name: dict[str, RemoteMachine] = {}
@@ -125,16 +132,16 @@ class RemoteTrainingService(TrainingService):
     def machines(self) -> list[MachineSpec]:
         specs = []
         ts = self.config.training_service
+        assert isinstance(ts, RemoteConfig)
         for name, rm in self.machines_by_name.items():
             m = rm.config
-            slots = getattr(m, "max_trial_number", None) or self.concurrency
-            unreachable = _seconds(getattr(m, "unreachable_after", None) or getattr(ts, "unreachable_after", None))
-            give_up = _seconds(getattr(m, "give_up_after", None) or getattr(ts, "give_up_after", None))
-            specs.append(MachineSpec(name=name, slots=slots, gpu_indices=m.gpu_indices,
+            slots = m.max_trial_number or self.concurrency or 1
+            specs.append(MachineSpec(name=name, slots=slots, gpu_indices=cast(Optional[list[int]], m.gpu_indices),
                                      max_trial_number_per_gpu=m.max_trial_number_per_gpu,
-                                     use_active_gpu=bool(m.use_active_gpu), address=m.host,
-                                     auto_slots=getattr(m, "max_trial_number", None) is None,
-                                     unreachable_after=unreachable, give_up_after=give_up))
+                                     use_active_gpu=bool(m.use_active_gpu), address=m.host or name,
+                                     auto_slots=m.max_trial_number is None,
+                                     unreachable_after=_seconds(m.unreachable_after or ts.unreachable_after),
+                                     give_up_after=_seconds(m.give_up_after or ts.give_up_after)))
         return specs
 
     def launch_machine(self, name: str, head: HeadInfo) -> Optional[Exception]:
@@ -160,11 +167,13 @@ class RemoteTrainingService(TrainingService):
         return TrialPaths(posixpath.join(base, "code"), posixpath.join(base, "trials", trial_id))
 
     def read_trial_file(self, machine: str, trial_id: str, name: str, max_bytes: int) -> bytes:
+        if not safe_file_name(name):
+            raise FileNotFoundError(name)
         rm = self.machines_by_name[machine]
         path = posixpath.join(self.trial_paths(machine, trial_id).trial_dir, name)
         return rm.conn.get_bytes(path, max_bytes)
 
-    def list_trial_files(self, machine: str, trial_id: str) -> list[dict[str, Any]]:
+    def list_trial_files(self, machine: str, trial_id: str) -> list[TrialFile]:
         """Name and size of each regular file in a trial's directory on its host."""
         rm = self.machines_by_name[machine]
         directory = shlex.quote(self.trial_paths(machine, trial_id).trial_dir)
@@ -178,10 +187,10 @@ class RemoteTrainingService(TrainingService):
         for line in result.stdout.splitlines():
             size, _, name = line.partition("\t")
             if name and size.isdigit():
-                files.append({"name": name, "size": int(size)})
+                files.append(TrialFile(name, int(size)))
         return files
 
-    def describe(self, name: str) -> dict:
+    def describe(self, name: str) -> dict[str, Any]:
         rm = self.machines_by_name[name]
         return {"host": rm.config.host, "user": rm.config.user, **rm.facts}
 
@@ -194,6 +203,12 @@ class RemoteTrainingService(TrainingService):
         signalled. A running agent that sees the ``stopped`` mark ends its trials.
         """
         rm = self.machines_by_name[name]
+        try:
+            return self._clean(rm)
+        finally:
+            rm.conn.close()
+
+    def _clean(self, rm: RemoteMachine) -> Optional[str]:
         q = shlex.quote
         try:
             rm.conn.connect()
@@ -219,13 +234,8 @@ class RemoteTrainingService(TrainingService):
         Returns ``{machine: why its cleanup is still pending}`` for the hosts that
         could not be cleaned (unreachable); the manager records them for retry.
         """
-        def clean(rm: RemoteMachine) -> Optional[str]:
-            try:
-                return self.clean_machine(rm.name)
-            finally:
-                rm.conn.close()
         with ThreadPoolExecutor(max_workers=min(32, len(self.machines_by_name) or 1)) as pool:
-            results = list(pool.map(clean, self.machines_by_name.values()))
+            results = list(pool.map(self.clean_machine, self.machines_by_name))
         pending = {rm.name: why for rm, why in zip(self.machines_by_name.values(), results) if why}
         for name, why in pending.items():
             log.warning("%s: cleanup pending: %s", name, why)
@@ -251,6 +261,7 @@ class RemoteTrainingService(TrainingService):
                 return SshError(rm.name, f"launch failed: {exc}")
 
     def _launch_locked(self, rm: RemoteMachine, head: HeadInfo) -> None:
+        from nni_remote.services.ssh import probe
         conn = rm.conn
         conn.connect()
         facts = probe(conn, rm.config.python_path, timeout=20)
@@ -268,7 +279,7 @@ class RemoteTrainingService(TrainingService):
                         f"rm -f {q(agent_dir)}/{STOPPED_MARK}", timeout=20, check=False)
         if made.exit_code != 0:
             raise SshError(rm.name, f"cannot create {rm.cache} and {exp}: "
-                                    f"{first_line(made.stderr) or 'mkdir failed'} (is the home writable?)")
+                                    f"{(made.stderr.strip().splitlines() or ['mkdir failed'])[-1]} (is the home writable?)")
         uploads = self._upload_agent(rm)
         tarball = posixpath.join(rm.cache, f"code-{code.digest[:16]}.tar.gz")
         uploads += self._upload_cached(rm, code.data, tarball, timeout=300)
@@ -331,3 +342,6 @@ class RemoteTrainingService(TrainingService):
     def _put_head(rm: RemoteMachine, token: str, url: str, agent_dir: str) -> None:
         data = json.dumps({"url": url, "token": token}).encode()
         rm.conn.put_bytes(data, posixpath.join(agent_dir, "head.json"), mode=0o600, timeout=30)
+
+
+register_platform(RemoteTrainingService)
