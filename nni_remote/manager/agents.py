@@ -354,10 +354,15 @@ class AgentHub:
     def _reconcile(self, m: Machine) -> None:
         """After an agent's first poll (or restart): re-send lost starts, kill stale runs."""
         mine = {run_id(t): t for t in self.c.trials.values() if t.machine == m.name and t.sent}
-        for rid, trial in mine.items():
+        spares = {run_id(t, t.spare["attempt"]): t for t in self.c.trials.values()
+                  if t.spare and t.spare["machine"] == m.name}
+        for rid, trial in list(mine.items()) + list(spares.items()):
             if trial.status in ACTIVE and rid not in m.inventory and not any(
                     c.get("spec", {}).get("run_id") == rid for c in m.commands):
-                self._command(m, {"type": "start", "spec": self._spec_of(m, trial)})
+                spare = trial.spare if rid in spares else None
+                spec = self._spec_of(m, trial, spare["attempt"], spare["gpus"]) if spare else self._spec_of(m, trial)
+                self._command(m, {"type": "start", "spec": spec})
+        mine.update(spares)
         for rid, state in m.inventory.items():
             known = mine.get(rid)
             if state == "running" and (known is None or known.status in TERMINAL):
@@ -381,7 +386,7 @@ class AgentHub:
         acked: dict[str, int] = {}
         with self.c.lock, self.c.store.transaction():
             by_run = {run_id(t): t for t in self.c.trials.values()}
-            by_run.update({spare_id(t): t for t in self.c.trials.values() if t.spare})  # type: ignore[misc]
+            by_run.update({run_id(t, t.spare["attempt"]): t for t in self.c.trials.values() if t.spare})
             for rid, events in (body.get("trials") or {}).items():
                 trial = by_run.get(rid)
                 upto = 0
