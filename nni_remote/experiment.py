@@ -246,6 +246,17 @@ class Experiment:
         if self._client is not None:
             self._client.close()
         self._client = None
+        self._warn_cleanup_pending()
+
+    def _warn_cleanup_pending(self) -> None:
+        """Say which hosts ``stop`` could not clean (unreachable); later commands on the experiment retry them."""
+        from nni_remote.common import registry
+        from nni_remote.manager import cleanup
+        entry = registry.get_entry(self.id) or {}
+        left = cleanup.pending(os.path.join(entry.get("logDir") or os.path.expanduser("~/nni-experiments"), self.id))
+        if left:
+            log.warning("experiment %s stopped, but %s; run `nni-remote stop %s` once they are reachable",
+                        self.id, cleanup.describe(left), self.id)
 
     @classmethod
     def connect(cls, port: int) -> "Experiment":
