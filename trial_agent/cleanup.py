@@ -12,23 +12,26 @@
     trials); remove ``head.json``. Prints one JSON line: what was ended and the
     pids still left (none on success). Exit 0 when nothing is left, else 1.
 """
+from __future__ import annotations
+
 import glob
 import json
 import os
 import signal
 import sys
 import time
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from trial_agent import procid
 
 STOPPED = "stopped"
 
 
-def agent_alive(agent_dir):
+def agent_alive(agent_dir: str) -> bool:
     return procid.is_same(procid.read_identity(os.path.join(agent_dir, "agent.pid")))
 
 
-def _runs(exp_dir):
+def _runs(exp_dir: str) -> Iterator[Tuple[procid.Identity, bool]]:
     """(identity, finished) of every run recorded under ``exp_dir/trials``."""
     for path in glob.glob(os.path.join(exp_dir, "trials", "*", ".agent*", "pid.json")):
         info = procid.read_identity(path)
@@ -43,18 +46,21 @@ def _runs(exp_dir):
         yield info, finished
 
 
-def cleanup(exp_dir, agent_dir=None, wait=10.0):
+def cleanup(exp_dir: str, agent_dir: Optional[str] = None, wait: float = 10.0) -> Dict[str, Any]:
     """End the experiment's agent and trials on this machine; returns a report (see module docstring).
 
     ``agent_dir`` defaults to ``exp_dir/agent`` (the remote layout); trials are under ``exp_dir/trials``.
     """
     agent_dir = agent_dir or os.path.join(exp_dir, "agent")
-    report = {"agent": False, "groups": 0, "marked": 0, "left": []}
+    report: Dict[str, Any] = {"agent": False, "groups": 0, "marked": 0, "left": []}
     if os.path.isdir(agent_dir):
         fd = os.open(os.path.join(agent_dir, STOPPED), os.O_WRONLY | os.O_CREAT, 0o600)
         os.close(fd)
     agent = procid.read_identity(os.path.join(agent_dir, "agent.pid"))
     if agent and procid.signal_if_same(agent, signal.SIGKILL):
+        report["agent"] = True
+    launched = procid.read_identity(os.path.join(agent_dir, "launch.pid"))  # started, maybe not yet recorded
+    if launched and procid.signal_if_argv(int(launched["pid"]), os.path.abspath(agent_dir), signal.SIGKILL):
         report["agent"] = True
     runs = list(_runs(exp_dir))
     marks = [info.get("mark") for info, _ in runs if info.get("mark")]
@@ -71,14 +77,15 @@ def cleanup(exp_dir, agent_dir=None, wait=10.0):
             break
         time.sleep(0.1)
     report["left"] = left
-    try:
-        os.unlink(os.path.join(agent_dir, "head.json"))
-    except OSError:
-        pass
+    for name in ("head.json", "launch.pid"):
+        try:
+            os.unlink(os.path.join(agent_dir, name))
+        except OSError:
+            pass
     return report
 
 
-def main(argv):
+def main(argv: List[str]) -> int:
     import argparse
     parser = argparse.ArgumentParser(prog="agent.pyz " + argv[0])
     if argv[0] == "alive":

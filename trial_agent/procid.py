@@ -15,15 +15,20 @@ checks use ``ps``.
 
 Stdlib only (see README.md).
 """
+from __future__ import annotations
+
 import os
 import signal
 import subprocess
+from typing import Any, Dict, Iterable, List, Optional, Set
+
+Identity = Dict[str, Any]
 
 MARK_VAR = "NNI_REMOTE_RUN_MARK"
 _PROC = "/proc"
 
 
-def boot_id():
+def boot_id() -> Optional[str]:
     """This boot's id (Linux), or None where the kernel does not say."""
     try:
         with open("/proc/sys/kernel/random/boot_id") as f:
@@ -32,7 +37,7 @@ def boot_id():
         return None
 
 
-def _stat(pid):
+def _stat(pid: int) -> Optional[List[str]]:
     """Fields of /proc/<pid>/stat after the command name, or None if the process is gone."""
     try:
         with open("%s/%d/stat" % (_PROC, pid)) as f:
@@ -41,7 +46,7 @@ def _stat(pid):
         return None
 
 
-def _ps(pid, column):
+def _ps(pid: int, column: str) -> Optional[str]:
     try:
         out = subprocess.run(["ps", "-o", column + "=", "-p", str(int(pid))], stdout=subprocess.PIPE,
                              stderr=subprocess.DEVNULL, timeout=10).stdout.decode().strip()
@@ -50,7 +55,7 @@ def _ps(pid, column):
     return out or None
 
 
-def start_time(pid):
+def start_time(pid: int) -> Optional[str]:
     """Start time of a live, non-zombie ``pid`` (clock ticks after boot, as text); None if gone."""
     if os.path.isdir(_PROC):
         fields = _stat(pid)
@@ -63,7 +68,7 @@ def start_time(pid):
     return _ps(pid, "lstart")
 
 
-def identity(pid, mark=None):
+def identity(pid: int, mark: Optional[str] = None) -> Identity:
     """What to record about a process we started, to recognise it later."""
     info = {"pid": pid, "start": start_time(pid), "boot": boot_id()}
     if mark:
@@ -71,16 +76,16 @@ def identity(pid, mark=None):
     return info
 
 
-def is_same(info):
+def is_same(info: Optional[Identity]) -> bool:
     """Whether the process recorded as ``info`` still runs (same pid, start time and boot)."""
     if not info or not info.get("pid") or not info.get("start"):
         return False
     if info.get("boot") and boot_id() and info["boot"] != boot_id():
         return False
-    return start_time(int(info["pid"])) == info["start"]
+    return bool(start_time(int(info["pid"])) == info["start"])
 
 
-def read_identity(path):
+def read_identity(path: str) -> Optional[Identity]:
     """An identity recorded in ``path`` (JSON); a bare pid (old agents) yields no start time."""
     import json
     try:
@@ -97,17 +102,17 @@ def read_identity(path):
     return data if isinstance(data, dict) else None
 
 
-def _pidfd(pid):
+def _pidfd(pid: int) -> Optional[int]:
     opener = getattr(os, "pidfd_open", None)
     if opener is None:
         return None
     try:
-        return opener(pid)
+        return int(opener(pid))
     except OSError:
         return None
 
 
-def _send(pid, fd, sig):
+def _send(pid: int, fd: Optional[int], sig: int) -> bool:
     try:
         if fd is not None and hasattr(signal, "pidfd_send_signal"):
             signal.pidfd_send_signal(fd, sig)
@@ -118,7 +123,7 @@ def _send(pid, fd, sig):
         return False
 
 
-def signal_if_same(info, sig, group=False):
+def signal_if_same(info: Identity, sig: int, group: bool = False) -> bool:
     """Signal the recorded process (or its process group) only if it is still the same one.
 
     Returns True if a signal was sent. With ``group``, the group is signalled
@@ -144,7 +149,30 @@ def signal_if_same(info, sig, group=False):
             os.close(fd)
 
 
-def _environ_has(pid, needle):
+def signal_if_argv(pid: int, needle: str, sig: int) -> bool:
+    """Signal ``pid`` only if one of its arguments is ``needle`` (a just-started agent names its directory).
+
+    For a process whose identity was not recorded yet; checked through a pidfd
+    opened first. Returns True if a signal was sent.
+    """
+    if pid <= 1:
+        return False
+    fd = _pidfd(pid)
+    try:
+        try:
+            with open("%s/%d/cmdline" % (_PROC, pid), "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            return False
+        if needle.encode() not in argv or start_time(pid) is None:
+            return False
+        return _send(pid, fd, sig)
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
+def _environ_has(pid: int, needle: bytes) -> bool:
     try:
         with open("%s/%d/environ" % (_PROC, pid), "rb") as f:
             return needle in f.read().split(b"\0")
@@ -152,13 +180,13 @@ def _environ_has(pid, needle):
         return False
 
 
-def _all_pids():
+def _all_pids() -> Optional[List[int]]:
     if os.path.isdir(_PROC):
         return [int(n) for n in os.listdir(_PROC) if n.isdigit()]
     return None
 
 
-def find_members(marks=(), sessions=()):
+def find_members(marks: Iterable[Optional[str]] = (), sessions: Iterable[int] = ()) -> List[int]:
     """Pids whose environment carries one of ``marks`` or whose session/group is one of ``sessions``.
 
     ``sessions`` may only name session or group ids whose leader was verified
@@ -184,7 +212,7 @@ def find_members(marks=(), sessions=()):
     return found
 
 
-def _find_members_ps(needles, sessions, me):
+def _find_members_ps(needles: List[bytes], sessions: Set[int], me: int) -> List[int]:
     try:
         out = subprocess.run(["ps", "-A", "-wwE", "-o", "pid=,pgid=,sess=,command="], stdout=subprocess.PIPE,
                              stderr=subprocess.DEVNULL, timeout=20).stdout
@@ -202,7 +230,8 @@ def _find_members_ps(needles, sessions, me):
     return found
 
 
-def end_members(marks=(), sessions=(), sig=signal.SIGKILL):
+def end_members(marks: Iterable[Optional[str]] = (), sessions: Iterable[int] = (),
+                sig: int = signal.SIGKILL) -> int:
     """Signal every process :func:`find_members` finds, re-checking each through a pidfd; returns how many."""
     needles = [("%s=%s" % (MARK_VAR, m)).encode() for m in marks if m]
     sessions = {int(s) for s in sessions if s}

@@ -11,6 +11,8 @@ finished trial is never signalled. Each run carries a random marker in its
 environment so processes that left its session (``setsid``, double fork) are
 found and ended with it when it is killed.
 """
+from __future__ import annotations
+
 import json
 import os
 import secrets
@@ -18,6 +20,7 @@ import shutil
 import signal
 import subprocess
 import time
+from typing import Any, Dict, Optional
 
 from trial_agent import procid
 from trial_agent.metrics import EventSpool, FileTail, parse_metrics_file, parse_stdout_line
@@ -26,7 +29,7 @@ WRAPPER = '"$NNI_REMOTE_SHELL" -c "$NNI_REMOTE_TRIAL_COMMAND"; rc=$?; echo $rc >
 _DROPPED_ENV = ("NNI_TRIAL_COMMAND_CHANNEL", "REUSE_MODE", "MULTI_PHASE")
 
 
-def _write_json(path, data):
+def _write_json(path: str, data: Any) -> None:
     tmp = path + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(data, f)
@@ -36,7 +39,7 @@ def _write_json(path, data):
 class TrialRunner:
     """Runs and watches one trial described by a spec from the manager."""
 
-    def __init__(self, spec, shim_dir=None):
+    def __init__(self, spec: Dict[str, Any], shim_dir: Optional[str] = None) -> None:
         self.spec = spec
         self.id = spec.get("run_id") or spec["trial_id"]
         self.trial_dir = spec["trial_dir"]
@@ -45,12 +48,12 @@ class TrialRunner:
         os.makedirs(os.path.join(self.trial_dir, ".nni"), exist_ok=True)
         self.spool = EventSpool(self.state_dir)
         self.shim_dir = shim_dir
-        self.proc = None
-        self.pid = None
-        self.ident = None          # {"pid", "start", "boot", "mark"} as recorded in pid.json
+        self.proc: Optional[subprocess.Popen[bytes]] = None
+        self.pid: Optional[int] = None
+        self.ident: Optional[Dict[str, Any]] = None   # {"pid", "start", "boot", "mark"} as recorded in pid.json
         self.finished = self.spool.has("end")
-        self.kill_deadline = None
-        self.kill_reason = None
+        self.kill_deadline: Optional[float] = None
+        self.kill_reason: Optional[str] = None
         offsets = self._load_offsets()
         self.stdout_tail = FileTail(os.path.join(self.trial_dir, "trial.stdout"), offsets.get("stdout", 0))
         self.metrics_tail = FileTail(os.path.join(self.trial_dir, ".nni", "metrics"), offsets.get("metrics", 0))
@@ -58,20 +61,21 @@ class TrialRunner:
         self.exit_file = os.path.join(self.state_dir, "exitcode")
 
     # -- persistence ---------------------------------------------------------------
-    def _load_offsets(self):
+    def _load_offsets(self) -> Dict[str, Any]:
         try:
             with open(os.path.join(self.state_dir, "offsets.json")) as f:
-                return json.load(f)
+                offsets: Dict[str, Any] = json.load(f)
+                return offsets
         except (OSError, ValueError):
             return {}
 
-    def _save_offsets(self):
+    def _save_offsets(self) -> None:
         _write_json(os.path.join(self.state_dir, "offsets.json"),
                     {"stdout": self.stdout_tail.offset - len(self.stdout_tail._pending),
                      "metrics": self.metrics_tail.offset - len(self._metrics_buf)})
 
     # -- start / attach -----------------------------------------------------------
-    def _environment(self):
+    def _environment(self) -> Dict[str, str]:
         env = dict(os.environ)
         for key in _DROPPED_ENV:
             env.pop(key, None)
@@ -89,8 +93,9 @@ class TrialRunner:
             "NNI_REMOTE_EXIT_FILE": self.exit_file,
             "NNI_REMOTE_SHELL": shutil.which("bash") or "/bin/sh",
         })
-        if self.ident and self.ident.get("mark"):
-            env[procid.MARK_VAR] = self.ident["mark"]
+        mark = (self.ident or {}).get("mark")
+        if mark:
+            env[procid.MARK_VAR] = mark
         if spec.get("gpus") is not None:
             env["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in spec["gpus"])
         if self.shim_dir and not spec.get("no_shim"):
@@ -99,7 +104,7 @@ class TrialRunner:
         env.update({k: str(v) for k, v in (spec.get("env") or {}).items()})
         return env
 
-    def start(self):
+    def start(self) -> None:
         """Write parameter.cfg, start the process group, record RUNNING."""
         with open(os.path.join(self.trial_dir, "parameter.cfg"), "w", encoding="utf-8") as f:
             f.write(self.spec["parameter"])
@@ -109,7 +114,8 @@ class TrialRunner:
                 tail.offset = os.path.getsize(tail.path)
             except OSError:
                 tail.offset = 0
-        self.ident = {"mark": secrets.token_hex(12)}
+        mark = secrets.token_hex(12)
+        self.ident = {"mark": mark}
         stdout = open(os.path.join(self.trial_dir, "trial.stdout"), "ab")
         stderr = open(os.path.join(self.trial_dir, "trial.stderr"), "ab")
         try:
@@ -125,11 +131,11 @@ class TrialRunner:
             stdout.close()
             stderr.close()
         self.pid = self.proc.pid
-        self.ident = procid.identity(self.pid, self.ident["mark"])
+        self.ident = procid.identity(self.pid, mark)
         _write_json(os.path.join(self.state_dir, "pid.json"), self.ident)
         self.spool.append({"type": "status", "status": "RUNNING", "pid": self.pid, "time": _now_ms()})
 
-    def attach(self):
+    def attach(self) -> bool:
         """Re-attach to a trial started by an earlier agent; True if it is known."""
         try:
             with open(os.path.join(self.state_dir, "pid.json")) as f:
@@ -143,12 +149,12 @@ class TrialRunner:
         return True
 
     # -- watching ----------------------------------------------------------------
-    def _alive(self):
+    def _alive(self) -> bool:
         if self.proc is not None:
             return self.proc.poll() is None
         return self.pid is not None and procid.is_same(self.ident)
 
-    def collect(self):
+    def collect(self) -> bool:
         """Turn new trial output into events; returns True if anything was added."""
         added = False
         for line in self.stdout_tail.lines():
@@ -164,7 +170,7 @@ class TrialRunner:
             self._save_offsets()
         return added
 
-    def _metric(self, record):
+    def _metric(self, record: str) -> bool:
         try:
             kind = json.loads(record).get("type")
         except (ValueError, AttributeError):
@@ -174,7 +180,7 @@ class TrialRunner:
         self.spool.append({"type": "metric", "metric": record, "time": _now_ms()})
         return True
 
-    def poll(self):
+    def poll(self) -> bool:
         """Collect output, enforce a pending kill, and detect the end. True if events were added."""
         if self.finished:
             return False
@@ -204,7 +210,7 @@ class TrialRunner:
         self.finished = True
         return True
 
-    def kill(self, reason="user", grace=5.0):
+    def kill(self, reason: str = "user", grace: float = 5.0) -> None:
         """SIGTERM the trial's process group now, SIGKILL after ``grace`` seconds."""
         if self.finished:
             return
@@ -212,7 +218,7 @@ class TrialRunner:
         self._signal(signal.SIGTERM)
         self.kill_deadline = time.time() + grace
 
-    def _signal(self, sig):
+    def _signal(self, sig: int) -> None:
         """Signal the trial's process group (leader verified first) and every process carrying its marker."""
         if self.finished:
             return
@@ -220,15 +226,15 @@ class TrialRunner:
             procid.signal_if_same(self.ident, sig, group=True)
         self._end_escaped(sig)
 
-    def _end_escaped(self, sig):
+    def _end_escaped(self, sig: int) -> None:
         mark = (self.ident or {}).get("mark")
         if mark:
             procid.end_members(marks=[mark], sig=sig)
 
     @property
-    def state(self):
+    def state(self) -> str:
         return "done" if self.finished else "running"
 
 
-def _now_ms():
+def _now_ms() -> int:
     return int(time.time() * 1000)

@@ -15,7 +15,7 @@ import click
 
 from nni_remote.client import AccessDenied, RestClient
 from nni_remote.errors import ConfigError, ExperimentNotFound, ExperimentNotRunning, NniRemoteError, TrialNotFound
-from nni_remote.manager import registry
+from nni_remote.common import registry
 
 EXIT_FAILED, EXIT_USAGE, EXIT_NOT_RUNNING, EXIT_EXPERIMENT_ERROR, EXIT_DENIED = 1, 2, 3, 4, 5
 EXIT_CLEANUP_PENDING = 6
@@ -38,7 +38,7 @@ class CliError(click.ClickException):
 
     def __init__(self, message: str, exit_code: int = EXIT_FAILED) -> None:
         super().__init__(message)
-        self.exit_code = exit_code  # type: ignore[misc]  # click declares it on the class
+        self.exit_code = exit_code  # click declares it on the class
 
 
 class _Group(click.Group):
@@ -98,14 +98,24 @@ def resolve(exp_id: Optional[str]) -> str:
 
 
 def retry_cleanup(exp_id: str) -> dict[str, Any]:
-    """Retry the host cleanup a stop left pending (a no-op when there is none); returns what is still pending."""
-    from nni_remote.manager import cleanup
+    """Retry the host cleanup a stop left pending (a no-op when there is none); returns what is still pending.
+
+    The retry runs in ``python -m nni_remote.manager --action cleanup`` (the CLI reaches
+    the manager's code only through its process or REST).
+    """
+    import subprocess
+    import sys
+
+    from nni_remote.common import cleanup_record
     directory = exp_dir(exp_id)
-    if not cleanup.pending(directory):
+    if not cleanup_record.pending(directory):
         return {}
-    left = cleanup.retry_pending(directory, exp_id)
+    subprocess.run([sys.executable, "-m", "nni_remote.manager", "--action", "cleanup", "--experiment-id", exp_id,
+                    "--experiments-directory", os.path.dirname(directory), "--port", "0"],
+                   stdin=subprocess.DEVNULL, capture_output=True, timeout=300)
+    left = cleanup_record.pending(directory)
     if left:
-        click.echo(f"experiment {exp_id}: {cleanup.describe(left)}", err=True)
+        click.echo(f"experiment {exp_id}: {cleanup_record.describe(left)}", err=True)
     return left
 
 

@@ -1,8 +1,6 @@
 """``nni-remote experiment``: the registry's experiments: list, show, status, export, import, delete."""
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 import shutil
@@ -13,7 +11,8 @@ import click
 from nni_remote.cli.base import (EXIT_FAILED, EXIT_USAGE, CliError, client_for, emit, exp_dir, fmt_duration,
                                  fmt_params, fmt_time, fmt_value, json_option, load_file, main, report,
                                  resolve)
-from nni_remote.manager import registry
+from nni_remote.common import registry
+from nni_remote.exports import DEFAULT_KEY, by_key, to_csv
 
 
 # -- experiment ---------------------------------------------------------------------
@@ -87,55 +86,26 @@ def experiment_status(exp_id: Optional[str], as_json: bool) -> None:
 @click.option("--type", "-t", "kind", type=click.Choice(["csv", "json"]), required=True)
 @click.option("--filename", "-f", default=None, help="output file (default: standard output)")
 @click.option("--intermediate", "-i", is_flag=True, help="add each trial's intermediate results")
-def experiment_export(exp_id: Optional[str], kind: str, filename: Optional[str], intermediate: bool) -> None:
+@click.option("--metric-key", "-k", default=DEFAULT_KEY, show_default=True,
+              help="export this key of dict metrics as the value (trials without it are left out)")
+def experiment_export(exp_id: Optional[str], kind: str, filename: Optional[str], intermediate: bool,
+                      metric_key: str) -> None:
     """Export parameters and final results of the succeeded trials (nnictl's formats)."""
     exp_id, client = client_for(exp_id)
-    records = client.get("export-data")
+    records = by_key(client.get("export-data"), metric_key)
     if intermediate:
         periodical: dict[str, list[Any]] = {}
         for m in client.get("metric-data", params={"type": "PERIODICAL"}):
             periodical.setdefault(m["trialJobId"], []).append((m["sequence"], json.loads(m["data"])))
         for r in records:
             r["intermediate"] = [v for _, v in sorted(periodical.get(r["trialJobId"], []))]
-    text = json.dumps(records) if kind == "json" else _to_csv(records, intermediate)
+    text = json.dumps(records) if kind == "json" else to_csv(records, intermediate)
     if filename is None:
         click.echo(text)
     else:
         with open(filename, "w", encoding="utf-8", newline="") as f:
             f.write(text)
         click.echo(f"exported {len(records)} trials of {exp_id} to {filename}", err=True)
-
-
-def _to_csv(records: list[dict[str, Any]], intermediate: bool) -> str:
-    """nnictl's CSV: one column per parameter, then the metric (``reward`` or one per dict key)."""
-    rows: list[dict[str, Any]] = []
-    for r in records:
-        row: dict[str, Any] = {}
-        params = r.get("parameter")
-        if isinstance(params, dict):
-            row.update({k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in params.items()})
-        else:
-            row["parameter"] = json.dumps(params)
-        try:
-            value = json.loads(r["value"]) if isinstance(r["value"], str) else r["value"]
-        except ValueError:
-            value = r["value"]
-        if isinstance(value, dict):
-            row.update(value)
-        else:
-            row["reward"] = value
-        row["trialJobId"] = r["trialJobId"]
-        if intermediate:
-            row["intermediate"] = "[" + ",".join(str(v) for v in r.get("intermediate", [])) + "]"
-        rows.append(row)
-    columns: list[str] = []
-    for row in rows:
-        columns += [c for c in row if c not in columns]
-    out = io.StringIO()
-    writer = csv.DictWriter(out, columns, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return out.getvalue().rstrip("\n")
 
 
 @experiment.command("import")

@@ -11,7 +11,7 @@ from nni_remote.cli.base import (EXIT_CLEANUP_PENDING, EXIT_EXPERIMENT_ERROR, EX
                                  emit, exp_dir, json_option, load_file, main, match_id, report, resolve,
                                  running_entries)
 from nni_remote.config import ExperimentConfig
-from nni_remote.manager import registry
+from nni_remote.common import registry
 
 
 @main.command()
@@ -62,7 +62,7 @@ def _best(exp: Any) -> Optional[dict[str, Any]]:
 @json_option
 def stop(exp_id: Optional[str], stop_all: bool, as_json: bool) -> None:
     """Stop a running experiment (trials are killed, state is kept for resume)."""
-    from nni_remote.manager import cleanup
+    from nni_remote.common import cleanup_record as cleanup
     if not stop_all and exp_id is not None and resolve(exp_id) not in running_entries():
         targets = [resolve(exp_id)]           # already stopped: resolve() retried any pending cleanup
     else:

@@ -16,7 +16,14 @@ and only the winner's metrics are stored (the spare's events are held in
 memory until it wins). A machine unreachable for *give up* is lost: its
 trials' spares take over (or the trials are re-queued).
 
-All methods run under the controller's lock; see controller.py.
+
+The hub owns machines and the agent protocol; trial state belongs to the trial
+book (``trial_book.py``): the hub asks the book to start, finish or re-queue a
+trial and hears about finished trials as the book's listener. What the hub
+needs from its experiment is the :class:`HubHost` protocol (the controller
+provides it), so this module never imports the controller.
+
+All methods run under the experiment's lock (``HubHost.lock``).
 """
 from __future__ import annotations
 
@@ -26,18 +33,20 @@ import os
 import threading
 import time
 import uuid
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, Optional, Protocol
 
 from nni_remote.common.metrics import encode_data
 from nni_remote.errors import MachineStateError as MachineStateError
 from nni_remote.errors import UnknownMachine as UnknownMachine
+from nni_remote.common import cleanup_record
 from nni_remote.manager import cleanup, scheduler
 from nni_remote.manager.scheduler import Machine
-from nni_remote.manager.store import now_ms
+from nni_remote.manager.store import Store, now_ms
+from nni_remote.manager.trial_book import TrialBook
+from nni_remote.manager.trial_book import run_id as run_id
 from nni_remote.manager.trials import ACTIVE, TERMINAL, Trial, kill_message, kill_status
-
-if TYPE_CHECKING:
-    from nni_remote.manager.controller import Controller
+from nni_remote.services.base import HeadInfo, TrainingService
+from trial_agent.protocol import CMD_KILL, CMD_SHUTDOWN, CMD_START, EVENT_END, EVENT_METRIC, EVENT_STATUS
 
 log = logging.getLogger("nni_remote.agents")
 
@@ -50,32 +59,65 @@ START_FAILURES_TO_DRAIN = 3
 START_UP_SECONDS = 5.0        # a trial that fails within this long after starting failed "at start-up"
 
 
-def run_id(trial: Trial, attempt: Optional[int] = None) -> str:
-    attempt = trial.attempt if attempt is None else attempt
+def attempt_id(trial: Trial, attempt: int) -> str:
+    """The run id of one attempt of a trial (the current one is ``run_id(trial)``)."""
     return trial.id if attempt == 0 else f"{trial.id}.{attempt}"
 
 
 def spare_id(trial: Trial) -> Optional[str]:
-    return run_id(trial, trial.spare["attempt"]) if trial.spare else None
+    return attempt_id(trial, trial.spare["attempt"]) if trial.spare else None
 
 
 def _deciding(event: dict[str, Any]) -> bool:
     """Whether an event settles a race between two attempts: the end, or a final result."""
-    if event.get("type") == "end":
+    if event.get("type") == EVENT_END:
         return True
-    if event.get("type") != "metric":
+    if event.get("type") != EVENT_METRIC:
         return False
     try:
-        return json.loads(event.get("metric") or "").get("type") == "FINAL"
+        return bool(json.loads(event.get("metric") or "").get("type") == "FINAL")
     except (ValueError, AttributeError):
         return False
 
 
-class AgentHub:
-    """Machines and their agents, for one controller."""
+class HubHost(Protocol):
+    """What the hub uses of its experiment (the controller)."""
 
-    def __init__(self, controller: "Controller") -> None:
-        self.c = controller
+    id: str
+    exp_dir: str
+    lock: threading.RLock
+    wake: threading.Condition
+    book: TrialBook
+    store: Store
+    service: Optional[TrainingService]
+    head: HeadInfo
+    errors: list[str]
+    stopping: bool
+
+    @property
+    def params(self) -> dict[str, Any]: ...
+
+    @property
+    def queue(self) -> list[Trial]: ...
+
+    @property
+    def trials(self) -> dict[str, Trial]: ...
+
+    def fail(self, message: str) -> None: ...
+
+    def on_trial_running(self, trial: Trial, pid: Optional[int], when: int) -> None: ...
+
+    def on_trial_metric(self, trial: Trial, record: dict[str, Any], value: Any) -> None: ...
+
+    def on_trial_end(self, trial: Trial, event: dict[str, Any]) -> None: ...
+
+
+class AgentHub:
+    """Machines and their agents, for one experiment."""
+
+    def __init__(self, host: HubHost) -> None:
+        self.c = host
+        host.book.on_finished(self._trial_finished)
         self.epoch = uuid.uuid4().hex[:12]
         self.machines: dict[str, Machine] = {}
         self.conds: dict[str, threading.Condition] = {}
@@ -93,7 +135,7 @@ class AgentHub:
     def launch_all(self) -> None:
         """Launch every machine in parallel; each failure is reported as soon as it is known."""
         assert self.c.service is not None
-        if cleanup.pending(self.c.exp_dir):  # a stop that could not reach a host: finish it before reusing it
+        if cleanup_record.pending(self.c.exp_dir):  # a stop that could not reach a host: finish it before reusing it
             cleanup.retry_pending(self.c.exp_dir, self.c.id)
         threads = [threading.Thread(target=self._launch, args=(m,), name=f"launch-{m.name}", daemon=True)
                    for m in self.machines.values()]
@@ -141,26 +183,27 @@ class AgentHub:
         return spec["trial_dir"] if m.spec.address == "localhost" else f"{m.spec.address}:{spec['trial_dir']}"
 
     def _start(self, m: Machine, trial: Trial, gpus: Optional[list[int]]) -> None:
-        trial.machine, trial.gpus, trial.sent, trial.held_for = m.name, gpus, True, None
+        trial.gpus = gpus
         spec = self._spec_of(m, trial)
-        trial.log_path = self._log_path(m, spec)
-        trial.message = ""
+        self.c.book.start(trial, m.name, gpus, self._log_path(m, spec))
         m.assigned[run_id(trial)] = gpus or []
-        self._command(m, {"type": "start", "spec": spec})
-        self.c.store.put_trial(trial.row())
+        self._command(m, {"type": CMD_START, "spec": spec})
 
     def kill(self, trial: Trial, reason: str) -> None:
         trial.kill_reason = reason
         m = self.machines.get(trial.machine or "")
         if m is not None and m.state == "unreachable" and trial.sent:  # delivered when it is back
-            self._command(m, {"type": "kill", "run_id": run_id(trial), "reason": reason, "grace": 5.0})
+            self._command(m, {"type": CMD_KILL, "run_id": run_id(trial), "reason": reason, "grace": 5.0})
         if not trial.sent or m is None or m.state in ("lost", "unreachable"):
-            if trial in self.c.queue:
-                self.c.queue.remove(trial)
-            self.c.finish_trial(trial, kill_status(reason), kill_message(reason), now_ms())
+            self.c.book.finish(trial, kill_status(reason), kill_message(reason), now_ms())
             return
-        self.c.store.put_trial(trial.row())
-        self._command(m, {"type": "kill", "run_id": run_id(trial), "reason": reason, "grace": 5.0})
+        self.c.book.save(trial)
+        self._command(m, {"type": CMD_KILL, "run_id": run_id(trial), "reason": reason, "grace": 5.0})
+
+    def _trial_finished(self, trial: Trial) -> None:
+        """The book's listener: count start-up failures, free the trial's slot."""
+        self.note_outcome(trial, trial.status)
+        self.release(trial)
 
     def note_outcome(self, trial: Trial, status: str) -> None:
         """Drain a machine whose trials keep failing at start-up while other machines succeed."""
@@ -196,8 +239,8 @@ class AgentHub:
             self.c.wake.notify_all()
 
     def release(self, trial: Trial) -> None:
-        if trial in self.c.queue:
-            self.c.queue.remove(trial)
+        """Free the machine slot (and GPUs) the trial's current attempt holds."""
+        self.c.book.release(trial)
         m = self.machines.get(trial.machine or "")
         if m is not None:
             m.assigned.pop(run_id(trial), None)
@@ -224,10 +267,10 @@ class AgentHub:
         spare["machine"], spare["gpus"] = m.name, gpus
         spec = self._spec_of(m, trial, spare["attempt"], gpus)
         m.assigned[spec["run_id"]] = gpus or []
-        self._command(m, {"type": "start", "spec": spec})
+        self._command(m, {"type": CMD_START, "spec": spec})
         trial.message = (f"machine {spare['from']} unreachable; attempt {spare['attempt'] + 1} also runs on "
                          f"{m.name}, the first to finish counts")
-        self.c.store.put_trial(trial.row())
+        self.c.book.save(trial)
         log.info("trial %s: spare attempt %d on %s", trial.id, spare["attempt"] + 1, m.name)
 
     def _cancel_spare(self, trial: Trial) -> None:
@@ -238,9 +281,9 @@ class AgentHub:
             self.spares.remove(trial)
         m = self.machines.get(spare["machine"] or "")
         if m is not None:
-            rid = run_id(trial, spare["attempt"])
+            rid = attempt_id(trial, spare["attempt"])
             m.assigned.pop(rid, None)
-            self._command(m, {"type": "kill", "run_id": rid, "reason": "stale", "grace": 2.0})
+            self._command(m, {"type": CMD_KILL, "run_id": rid, "reason": "stale", "grace": 2.0})
             log.info("trial %s: spare attempt %d on %s cancelled", trial.id, spare["attempt"] + 1, m.name)
 
     def _promote_spare(self, trial: Trial, why: str) -> None:
@@ -251,15 +294,15 @@ class AgentHub:
         if old is not None:
             old.assigned.pop(run_id(trial), None)
             if old.state != "lost":
-                self._command(old, {"type": "kill", "run_id": run_id(trial), "reason": "stale", "grace": 2.0})
+                self._command(old, {"type": CMD_KILL, "run_id": run_id(trial), "reason": "stale", "grace": 2.0})
         trial.spare = None
         trial.attempt, trial.machine, trial.gpus, trial.sent = spare["attempt"], spare["machine"], spare["gpus"], True
-        trial.final, trial.history, trial.start_time, trial.pid = None, {}, None, None
+        trial.final, trial.final_value, trial.history, trial.start_time, trial.pid = None, None, {}, None, None
         m = self.machines[spare["machine"]]
         trial.log_path = self._log_path(m, self._spec_of(m, trial))
         trial.message = why
         self.c.store.delete_metrics(trial.id)
-        self.c.store.put_trial(trial.row())
+        self.c.book.save(trial)
         log.info("trial %s: attempt %d on %s counts (%s)", trial.id, trial.attempt + 1, m.name, why)
         for event in spare["held"]:
             self._apply(trial, event)
@@ -290,10 +333,10 @@ class AgentHub:
             if trial.held_for is not None:
                 held = self.machines.get(trial.held_for)
                 if held is not None and held.synced and run_id(trial) in held.inventory:
-                    self.c.queue.remove(trial)
+                    self.c.book.release(trial)
                     trial.status, trial.sent, trial.message = "RUNNING", True, ""
                     held.assigned[run_id(trial)] = trial.gpus or []
-                    self.c.store.put_trial(trial.row())
+                    self.c.book.save(trial)
                     continue
                 if held is not None and not held.synced and held.state not in ("lost", "failed"):
                     continue
@@ -310,7 +353,6 @@ class AgentHub:
                 blocked = placement
                 trial.message = placement
                 continue
-            self.c.queue.remove(trial)
             self._start(placement.machine, trial, placement.gpus)
 
     # -- agent protocol ------------------------------------------------------
@@ -354,21 +396,21 @@ class AgentHub:
     def _reconcile(self, m: Machine) -> None:
         """After an agent's first poll (or restart): re-send lost starts, kill stale runs."""
         mine = {run_id(t): t for t in self.c.trials.values() if t.machine == m.name and t.sent}
-        spares = {run_id(t, t.spare["attempt"]): t for t in self.c.trials.values()
+        spares = {attempt_id(t, t.spare["attempt"]): t for t in self.c.trials.values()
                   if t.spare and t.spare["machine"] == m.name}
         for rid, trial in list(mine.items()) + list(spares.items()):
             if trial.status in ACTIVE and rid not in m.inventory and not any(
                     c.get("spec", {}).get("run_id") == rid for c in m.commands):
                 spare = trial.spare if rid in spares else None
                 spec = self._spec_of(m, trial, spare["attempt"], spare["gpus"]) if spare else self._spec_of(m, trial)
-                self._command(m, {"type": "start", "spec": spec})
+                self._command(m, {"type": CMD_START, "spec": spec})
         mine.update(spares)
         for rid, state in m.inventory.items():
             known = mine.get(rid)
             if state == "running" and (known is None or known.status in TERMINAL):
                 held = any(run_id(t) == rid and t.held_for == m.name for t in self.c.queue)
                 if not held:
-                    self._command(m, {"type": "kill", "run_id": rid, "reason": "stale", "grace": 2.0})
+                    self._command(m, {"type": CMD_KILL, "run_id": rid, "reason": "stale", "grace": 2.0})
 
     def _spec_of(self, m: Machine, trial: Trial, attempt: Optional[int] = None,
                  gpus: Optional[list[int]] = None) -> dict[str, Any]:
@@ -376,7 +418,7 @@ class AgentHub:
         paths = self.c.service.trial_paths(m.name, trial.id)
         ts = self.c.params.get("trainingService", {})
         attempt = trial.attempt if attempt is None else attempt
-        return {"trial_id": trial.id, "run_id": run_id(trial, attempt), "attempt": attempt, "sequence_id": trial.seq,
+        return {"trial_id": trial.id, "run_id": attempt_id(trial, attempt), "attempt": attempt, "sequence_id": trial.seq,
                 "experiment_id": self.c.id, "platform": self.c.service.platform, "parameter": trial.parameter,
                 "command": ts.get("trialCommand") or self.c.params.get("trialCommand"),
                 "working_dir": paths.working_dir, "trial_dir": paths.trial_dir,
@@ -385,8 +427,8 @@ class AgentHub:
     def events(self, body: dict[str, Any]) -> dict[str, Any]:
         acked: dict[str, int] = {}
         with self.c.lock, self.c.store.transaction():
-            by_run = {run_id(t): t for t in self.c.trials.values()}
-            by_run.update({run_id(t, t.spare["attempt"]): t for t in self.c.trials.values() if t.spare})
+            by_run = self.c.book.by_run()
+            by_run.update({attempt_id(t, t.spare["attempt"]): t for t in self.c.trials.values() if t.spare})
             for rid, events in (body.get("trials") or {}).items():
                 trial = by_run.get(rid)
                 upto = 0
@@ -414,14 +456,15 @@ class AgentHub:
 
     def _apply(self, trial: Trial, event: dict[str, Any]) -> None:
         kind = event.get("type")
-        if kind == "status" and event.get("status") == "RUNNING":
+        if kind == EVENT_STATUS and event.get("status") == "RUNNING":
             self.c.on_trial_running(trial, event.get("pid"), int(event.get("time") or now_ms()))
-        elif kind == "metric":
-            record = _metric_record(trial, event)
-            if record is not None:
+        elif kind == EVENT_METRIC:
+            decoded = _metric_record(trial, event)
+            if decoded is not None:
+                record, value = decoded
                 self.c.store.add_metric(**record)
-                self.c.on_trial_metric(trial, {k2: record[k1] for k1, k2 in _REST_KEYS})
-        elif kind == "end":
+                self.c.on_trial_metric(trial, {k2: record[k1] for k1, k2 in _REST_KEYS}, value)
+        elif kind == EVENT_END:
             self.c.on_trial_end(trial, event)
 
     # -- health: the two clocks --------------------------------------------------
@@ -495,7 +538,7 @@ class AgentHub:
             trial.message = f"machine {m.name} unreachable since {since}; it may still finish"
             if self.c.service is not None and not self.c.service.probe_is_definitive:
                 self._want_spare(trial, m)
-            self.c.store.put_trial(trial.row())
+            self.c.book.save(trial)
 
     def _reachable_again(self, m: Machine) -> None:
         for trial in self.c.trials.values():
@@ -503,7 +546,7 @@ class AgentHub:
                 trial.message = "" if trial.spare is None else (
                     f"machine {m.name} is back; attempt {trial.spare['attempt'] + 1} also runs, "
                     "the first to finish counts")
-                self.c.store.put_trial(trial.row())
+                self.c.book.save(trial)
 
     def _mark_lost(self, m: Machine, why: str) -> None:
         """Second clock: the original attempts there are abandoned; spares take over, or the trials re-run."""
@@ -523,18 +566,10 @@ class AgentHub:
     def requeue(self, trial: Trial, why: str) -> None:
         """Run a trial again elsewhere with the same parameters (not a new trial for the budget)."""
         self.release(trial)
-        if trial.attempt + 1 >= RETRY_LIMIT:
-            self.c.finish_trial(trial, "FAILED", f"{why}; gave up after {trial.attempt + 1} attempts", now_ms())
-            return
-        attempt = self._next_attempt(trial)
-        self.c.restart_trial(trial)
-        trial.attempt = attempt
-        trial.machine, trial.gpus, trial.sent, trial.pid = None, None, False, None
-        trial.message = f"{why}; re-queued (attempt {trial.attempt + 1} of {RETRY_LIMIT})"
-        self.c.store.put_trial(trial.row())
-        self.c.store.add_event(trial.id, "WAITING", data=trial.parameter, sequence_id=trial.seq,
-                               message=trial.message)
-        self.c.queue.insert(0, trial)
+        fresh = self._next_attempt(trial)      # an attempt number no earlier run (a spare) used
+        if trial.attempt + 1 < RETRY_LIMIT:
+            trial.attempt = fresh - 1          # the book's restart makes it ``fresh``
+        self.c.book.requeue(trial, why, RETRY_LIMIT)
         self.c.wake.notify_all()
 
     # -- shutdown ------------------------------------------------------------
@@ -546,7 +581,7 @@ class AgentHub:
                     trial.kill_reason = trial.kill_reason or "shutdown"
             for m in self.machines.values():
                 if m.state in ("ready", "starting"):
-                    self._command(m, {"type": "shutdown"})
+                    self._command(m, {"type": CMD_SHUTDOWN})
             deadline = time.time() + grace + 10
             while time.time() < deadline and any(
                     t.status in ACTIVE and t.sent and self.machines[t.machine].state == "ready"
@@ -554,20 +589,25 @@ class AgentHub:
                 self.c.wake.wait(0.2)
             for trial in self.c.trials.values():
                 if trial.status in ACTIVE and trial.sent:
-                    self.c.finish_trial(trial, "USER_CANCELED", "experiment stopped", now_ms())
+                    self.c.book.finish(trial, "USER_CANCELED", "experiment stopped", now_ms())
         if self.c.service is not None:
             failures = self.c.service.stop() or {}
-            data = cleanup.record(self.c.exp_dir, failures, cleaned=[m for m in self.machines if m not in failures])
+            data = cleanup_record.record(self.c.exp_dir, failures,
+                                         cleaned=[m for m in self.machines if m not in failures])
             if data:
-                self.c.errors.append(cleanup.describe(data))
+                self.c.errors.append(cleanup_record.describe(data))
 
 
 _REST_KEYS = (("timestamp", "timestamp"), ("trial_id", "trialJobId"), ("parameter_id", "parameterId"),
               ("kind", "type"), ("sequence", "sequence"), ("data", "data"))
 
 
-def _metric_record(trial: Trial, event: dict[str, Any]) -> Optional[dict[str, Any]]:
-    """Turn an agent metric event into store arguments (None for unusable records)."""
+def _metric_record(trial: Trial, event: dict[str, Any]) -> Optional[tuple[dict[str, Any], Any]]:
+    """An agent metric event as (store arguments, decoded value); None for unusable records.
+
+    This is the edge where a metric arrives: its value is decoded here, once, and
+    carried as data from then on (NNI's encoded form is made once, for the store).
+    """
     try:
         record = json.loads(event.get("metric") or "")
     except ValueError:
@@ -585,5 +625,16 @@ def _metric_record(trial: Trial, event: dict[str, Any]) -> Optional[dict[str, An
     if record["type"] == "PERIODICAL" and sequence in trial.history:
         return None
     pid = record.get("parameter_id")
-    return {"trial_id": trial.id, "parameter_id": None if pid is None else str(pid), "kind": record["type"],
+    args = {"trial_id": trial.id, "parameter_id": None if pid is None else str(pid), "kind": record["type"],
             "sequence": sequence, "data": encode_data(value), "timestamp": now_ms()}
+    return args, _decoded(value)
+
+
+def _decoded(value: Any) -> Any:
+    """The reported value (the trial's nni sends JSON text); None when that text is not JSON."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        return None

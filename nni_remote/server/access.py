@@ -136,7 +136,8 @@ def _set_cookie_and_clean(manager: Any) -> Any:
 def _deny(message: str, status: int) -> Response:
     import json
     if request.path.startswith("/api/"):
-        return Response(json.dumps({"error": message}), status=status, mimetype="application/json")
+        code = "access_denied" if status == 401 else "forbidden"  # the table of server/errors.py
+        return Response(json.dumps({"error": message, "code": code}), status=status, mimetype="application/json")
     import html
     page = (f"<!doctype html><meta charset='utf-8'><title>nni-remote: access denied</title>"
             f"<h1>{'Access token needed' if status == 401 else 'Refused'}</h1><p>{html.escape(message)}</p>")

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Flask, Response, send_from_directory
 
-from nni_remote.server import access, agent, errors, extra, portal, rest
+from nni_remote.server import access, agent, errors, extra, insights, portal, rest
 
 CORS_HEADERS = {"Access-Control-Allow-Headers": "Origin, X-Requested-With, Content-Type, Accept",
                 "Access-Control-Allow-Methods": "PUT,POST,GET,DELETE,OPTIONS"}
@@ -22,6 +22,7 @@ def create_app(manager: Any) -> Flask:
     errors.install(app)
     app.register_blueprint(rest.bp, url_prefix="/api/v1/nni")
     app.register_blueprint(extra.bp, url_prefix="/api/v1/nni-remote")
+    app.register_blueprint(insights.bp, url_prefix="/api/v1/nni-remote/insights")
     app.register_blueprint(agent.bp, url_prefix="/api/agent/v1")
     app.register_blueprint(portal.bp)
 

@@ -12,6 +12,7 @@ import logging
 import os
 import subprocess
 import sys
+import threading
 from typing import TYPE_CHECKING, Optional
 
 import psutil
@@ -61,6 +62,8 @@ class LocalTrainingService(TrainingService):
         self.max_per_gpu = getattr(ts, "max_trial_number_per_gpu", 1) or 1
         self.use_active_gpu = bool(getattr(ts, "use_active_gpu", False))
         self.proc: Optional[subprocess.Popen[bytes]] = None
+        self._lock = threading.Lock()    # a launch and stop() never overlap
+        self._stopped = False
 
     def machines(self) -> list[MachineSpec]:
         return [MachineSpec(MACHINE, self.slots, self.gpu_indices, self.max_per_gpu, self.use_active_gpu,
@@ -77,6 +80,12 @@ class LocalTrainingService(TrainingService):
             return None
 
     def launch_machine(self, name: str, head: HeadInfo) -> Optional[Exception]:
+        with self._lock:
+            if self._stopped:
+                return RuntimeError("not launched: the experiment is stopping")
+            return self._launch_locked(head)
+
+    def _launch_locked(self, head: HeadInfo) -> Optional[Exception]:
         write_head_file(self.agent_dir, head)
         try:
             os.unlink(os.path.join(self.agent_dir, STOPPED))  # a resumed experiment's agent may start again
@@ -127,6 +136,8 @@ class LocalTrainingService(TrainingService):
         Trials and the processes they daemonised are ended by ``trial_agent.cleanup``: only
         processes proven ours (pid + start time + boot id, or the run's environment marker).
         """
+        with self._lock:
+            self._stopped = True
         self._wait_agent()
         report = cleanup(self.exp_dir, self.agent_dir, wait=5.0)
         if report["left"]:

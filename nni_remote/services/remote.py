@@ -127,6 +127,7 @@ class RemoteTrainingService(TrainingService):
             self.machines_by_name[name] = RemoteMachine(name, m, conn)
         self.concurrency = config.trial_concurrency
         self.gpu_number = ts.trial_gpu_number
+        self._stopped = False   # set by stop(): no launch may start an agent afterwards
 
     # -- protocol ----------------------------------------------------------------
     def machines(self) -> list[MachineSpec]:
@@ -203,10 +204,11 @@ class RemoteTrainingService(TrainingService):
         signalled. A running agent that sees the ``stopped`` mark ends its trials.
         """
         rm = self.machines_by_name[name]
-        try:
-            return self._clean(rm)
-        finally:
-            rm.conn.close()
+        with rm.lock:  # a launch in flight finishes first, so an agent it starts is ended too
+            try:
+                return self._clean(rm)
+            finally:
+                rm.conn.close()
 
     def _clean(self, rm: RemoteMachine) -> Optional[str]:
         q = shlex.quote
@@ -231,9 +233,11 @@ class RemoteTrainingService(TrainingService):
     def stop(self) -> dict[str, str]:
         """Clean every host (see :meth:`clean_machine`), close tunnels and connections.
 
-        Returns ``{machine: why its cleanup is still pending}`` for the hosts that
-        could not be cleaned (unreachable); the manager records them for retry.
+        No launch starts an agent after this. Returns ``{machine: why its cleanup is
+        still pending}`` for the hosts that could not be cleaned (unreachable); the
+        manager records them for retry.
         """
+        self._stopped = True
         with ThreadPoolExecutor(max_workers=min(32, len(self.machines_by_name) or 1)) as pool:
             results = list(pool.map(self.clean_machine, self.machines_by_name))
         pending = {rm.name: why for rm, why in zip(self.machines_by_name.values(), results) if why}
@@ -250,6 +254,8 @@ class RemoteTrainingService(TrainingService):
 
     def _launch_one(self, rm: RemoteMachine, head: HeadInfo) -> Optional[Exception]:
         with rm.lock:
+            if self._stopped:
+                return SshError(rm.name, "not launched: the experiment is stopping")
             try:
                 self._launch_locked(rm, head)
                 return None
@@ -296,7 +302,8 @@ class RemoteTrainingService(TrainingService):
         # The whole background job has its fds redirected before anything runs, so nothing it
         # starts can hold the SSH channel open (TESTING.md gotcha 8).
         conn.run(f"( cd {q(agent_dir)} && {prefix}exec setsid nohup python3 {q(rm.pyz)} --dir {q(agent_dir)} "
-                 f"--machine {q(rm.name)} ) >>{q(agent_dir)}/agent.log 2>&1 </dev/null & exit 0", timeout=20)
+                 f"--machine {q(rm.name)} ) >>{q(agent_dir)}/agent.log 2>&1 </dev/null & "
+                 f"echo $! >{q(agent_dir)}/launch.pid; exit 0", timeout=20)
 
     def _upload_agent(self, rm: RemoteMachine) -> int:
         pyz_data, pyz_hash = agent_zipapp()

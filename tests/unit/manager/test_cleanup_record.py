@@ -4,7 +4,8 @@ from __future__ import annotations
 import os
 import stat
 
-from nni_remote.manager import cleanup
+from nni_remote.common import cleanup_record as cleanup
+from nni_remote.manager.cleanup import retry_pending
 
 
 def test_failures_are_recorded_kept_since_first_and_dropped_once_cleaned(tmp_path):
@@ -18,4 +19,4 @@ def test_failures_are_recorded_kept_since_first_and_dropped_once_cleaned(tmp_pat
     assert set(again) == {"h1"} and again["h1"]["since"] == first["h1"]["since"]
     assert "h1: cleanup pending since" in cleanup.describe(again) and "still partitioned" in cleanup.describe(again)
     assert cleanup.record(directory, {}, cleaned=["h1"]) == {} and not os.path.exists(path)
-    assert cleanup.retry_pending(directory, "exp") == {}          # nothing pending: nothing to load or reach
+    assert retry_pending(directory, "exp") == {}          # nothing pending: nothing to load or reach
