@@ -52,9 +52,11 @@ def to_csv(records: list[dict[str, Any]], intermediate: bool = False) -> str:
     rows: list[dict[str, Any]] = []
     for r in records:
         row: dict[str, Any] = {}
+        if intermediate:
+            row["intermediate"] = "[" + ",".join(str(v) for v in r.get("intermediate", [])) + "]"
         params = r.get("parameter")
         if isinstance(params, dict):
-            row.update({k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in params.items()})
+            row.update(params)   # a nested choice's dict is written as Python writes it, as nnictl does
         else:
             row["parameter"] = json.dumps(params)
         try:
@@ -66,8 +68,6 @@ def to_csv(records: list[dict[str, Any]], intermediate: bool = False) -> str:
         else:
             row["reward"] = value
         row["trialJobId"] = r["trialJobId"]
-        if intermediate:
-            row["intermediate"] = "[" + ",".join(str(v) for v in r.get("intermediate", [])) + "]"
         rows.append(row)
     columns: list[str] = []
     for row in rows:
