@@ -70,6 +70,11 @@ MEANING = {
     "RemoteConfig.debug": "accepted for NNI configs",
     "RemoteConfig.machine_list": "the machines (at least one)",
     "RemoteConfig.reuse_mode": "accepted for NNI configs (agents are always reused)",
+    "RemoteConfig.unreachable_after": "silence before a machine is shown unreachable and its trials get spare "
+                                      "attempts elsewhere (default `8s`; docs/faults.md)",
+    "RemoteConfig.give_up_after": "time unreachable before its trials' original attempts are abandoned "
+                                  "(default `5m`)",
+    "RemoteConfig.placement": "`spread` (default: least-loaded machine first) or `pack` (busiest with room first)",
     "RemoteMachineConfig.host": "host name, address or `~/.ssh/config` alias (required)",
     "RemoteMachineConfig.port": "SSH port",
     "RemoteMachineConfig.user": "login user (default: from `~/.ssh/config` or the current user)",
@@ -85,6 +90,8 @@ MEANING = {
     "RemoteMachineConfig.accept_new_host_key": "trust a host key seen for the first time (default: it must be known)",
     "RemoteMachineConfig.ssh_config": "read `~/.ssh/config` for this host",
     "RemoteMachineConfig.known_hosts": "known_hosts file for this machine (default: `~/.ssh/known_hosts`)",
+    "RemoteMachineConfig.unreachable_after": "this machine's unreachable clock (default: the training service's)",
+    "RemoteMachineConfig.give_up_after": "this machine's give-up clock (default: the training service's)",
 }
 
 
