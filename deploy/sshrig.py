@@ -118,6 +118,7 @@ class RigHost:
     extra_path_dir: Optional[str] = None
     no_python: bool = False
     sshd_pid: int = 0
+    sshd_start: str = ""       # /proc/<pid>/stat field 22 of sshd_pid: a pid alone is not an identity
     launcher_pid: int = 0
     host_key_line: str = ""
     up: bool = False
@@ -198,6 +199,56 @@ def _pid_alive(pid: int) -> bool:
     except (OSError, IndexError):
         return False
     return state not in ("Z", "X")
+
+
+def _start_time(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
+def _in_netns(pid: int, netns: str) -> bool:
+    try:
+        return os.stat(f"/proc/{pid}/ns/net").st_ino == os.stat(f"/run/netns/{netns}").st_ino
+    except OSError:
+        return False
+
+
+def _sshd_is_ours(h: "RigHost") -> bool:
+    """Whether the host's recorded sshd still runs: same pid *and* start time, sshd, in the host's netns."""
+    pid = h.sshd_pid
+    if not (h.up and _pid_alive(pid) and h.sshd_start and _start_time(pid) == h.sshd_start):
+        return False
+    try:
+        return os.readlink(f"/proc/{pid}/exe") == SSHD and _in_netns(pid, h.netns)
+    except OSError:
+        return False
+
+
+def _kill_verified(pid: int, still_ours) -> bool:
+    """SIGKILL ``pid`` only if ``still_ours(pid)`` holds for the process behind a pidfd (no reuse race)."""
+    fd = None
+    opener = getattr(os, "pidfd_open", None)
+    if opener is not None:
+        try:
+            fd = opener(pid)
+        except OSError:
+            return False
+    try:
+        if not still_ours(pid):
+            return False
+        if fd is not None:
+            signal.pidfd_send_signal(fd, signal.SIGKILL)
+        else:
+            os.kill(pid, signal.SIGKILL)
+        return True
+    except (ProcessLookupError, OSError):
+        return False
+    finally:
+        if fd is not None:
+            os.close(fd)
 
 
 def _wait_until(predicate, timeout: float, what: str, interval: float = 0.005) -> None:
@@ -314,7 +365,7 @@ class SshRig:
     def revive(self, host: Union[int, str, RigHost]) -> None:
         """Power back on: link up, a fresh /tmp, sshd restarted with the same host keys."""
         h = self.host(host)
-        if h.up and _pid_alive(h.sshd_pid):
+        if _sshd_is_ours(h):
             raise RigError(f"{h.name} is running; kill() it first")
         self._kill_processes(h)  # leftovers of a half-dead host, if any
         _run(["ip", "link", "set", h.veth, "up"])
@@ -355,7 +406,7 @@ class SshRig:
         env = {"PATH": h.host_path if not as_root else DEFAULT_PATH + ":/usr/sbin:/sbin",
                "HOME": h.home if not as_root else "/root", "USER": h.user if not as_root else "root",
                "LOGNAME": h.user if not as_root else "root", "SHELL": "/bin/bash", "LANG": "C.UTF-8"}
-        if h.up and _pid_alive(h.sshd_pid):
+        if _sshd_is_ours(h):
             argv = ["nsenter", "-t", str(h.sshd_pid), "-m", "-n", "-p", "--"]
         else:
             argv = ["ip", "netns", "exec", h.netns]
@@ -628,7 +679,7 @@ class SshRig:
                 return False
             if not _listening_on(pid, h.port):
                 return False
-            h.sshd_pid = pid
+            h.sshd_pid, h.sshd_start = pid, _start_time(pid)
             return True
         _wait_until(ready, 20.0, f"sshd of {h.name} to listen")
         h.up = True
@@ -665,8 +716,8 @@ class SshRig:
                         continue  # in use by a live rig
                 lease.unlink()  # stale: its rig is gone
             netns = f"{MARK}{self.run_id}h{len(got) + 1}"
-            lease.write_text(json.dumps({"run_id": self.run_id, "netns": netns,
-                                         "state_dir": str(self.state_dir), "pid": os.getpid()}))
+            lease.write_text(json.dumps({"run_id": self.run_id, "netns": netns, "state_dir": str(self.state_dir),
+                                         "pid": os.getpid(), "start": _start_time(os.getpid())}))
             got.append(address)
             if len(got) == n:
                 return got
@@ -682,27 +733,21 @@ class SshRig:
 
     # -------------------------------------------------------- teardown pieces
 
+    def _is_host_process(self, h: RigHost, pid: int) -> bool:
+        """Whether ``pid`` is one of the host's: owned by its (rig-marked) user or inside its network namespace."""
+        if pid == os.getpid():
+            return False
+        try:
+            mine = h.uid > 0 and h.user.startswith(MARK) and os.stat(f"/proc/{pid}").st_uid == h.uid
+            if not mine:
+                mine = _in_netns(pid, h.netns)
+        except OSError:
+            return False
+        return mine and _pid_alive(pid)
+
     def _host_pids(self, h: RigHost) -> List[int]:
         """Global pids of every live process in the host's namespace or owned by its user."""
-        try:
-            ns_ino = os.stat(f"/run/netns/{h.netns}").st_ino
-        except FileNotFoundError:
-            ns_ino = None
-        me = os.getpid()
-        pids = []
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit() or int(entry) == me:
-                continue
-            pid = int(entry)
-            try:
-                mine = h.uid >= 0 and os.stat(f"/proc/{pid}").st_uid == h.uid
-                if not mine and ns_ino is not None:
-                    mine = os.stat(f"/proc/{pid}/ns/net").st_ino == ns_ino
-            except OSError:
-                continue
-            if mine and _pid_alive(pid):
-                pids.append(pid)
-        return pids
+        return [int(e) for e in os.listdir("/proc") if e.isdigit() and self._is_host_process(h, int(e))]
 
     def _kill_processes(self, h: RigHost) -> None:
         deadline = time.monotonic() + 15.0
@@ -712,9 +757,8 @@ class SshRig:
                 break
             if time.monotonic() > deadline:
                 raise RigError(f"processes of {h.name} survive SIGKILL: {pids}")
-            for pid in pids:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
+            for pid in pids:  # each re-checked through a pidfd: never a recycled pid
+                _kill_verified(pid, lambda p: self._is_host_process(h, p))
             time.sleep(0.005)
         proc = self._launchers.pop(h.name, None)
         if proc is not None:
@@ -841,11 +885,25 @@ def _q(text: str) -> str:
     return shlex.quote(text)
 
 
+def _live_runs() -> List[str]:
+    """Run ids whose rig process still runs (its lease names it by pid *and* start time)."""
+    live = []
+    for lease in (STATE_ROOT / "leases").glob("*") if (STATE_ROOT / "leases").exists() else []:
+        with contextlib.suppress(Exception):
+            holder = json.loads(lease.read_text())
+            if holder.get("start") and _start_time(int(holder["pid"])) == holder["start"]:
+                live.append(holder["run_id"])
+    return live
+
+
 def sweep() -> List[str]:
-    """Remove every marked rig leftover on this machine (any run). Use when no rig should be running."""
+    """Remove the marked rig leftovers of runs whose process is gone. Rigs still in use are left alone."""
     import pwd
     removed = []
+    live = [f"{MARK}{run}h" for run in _live_runs()]
     for entry in pwd.getpwall():
+        if any(entry.pw_name.startswith(tag) for tag in live):
+            continue
         if entry.pw_name.startswith(MARK) and entry.pw_gecos.startswith(MARK):
             fake = RigHost(name=entry.pw_name, index=0, address="", port=22, user=entry.pw_name,
                            uid=entry.pw_uid, gid=entry.pw_gid, home=entry.pw_dir, login="key",
@@ -856,19 +914,19 @@ def sweep() -> List[str]:
             removed.append(f"user {entry.pw_name}")
     netns_dir = Path("/run/netns")
     for ns in sorted(netns_dir.iterdir()) if netns_dir.exists() else []:
-        if ns.name.startswith(MARK):
+        if ns.name.startswith(MARK) and not any(ns.name.startswith(tag) for tag in live):
             fake = RigHost(name=ns.name, index=0, address="", port=22, user="", uid=-1, gid=-1,
                            home="", login="key", known_hosts="", netns=ns.name, veth="", state_dir="")
             SshRig("/nonexistent")._kill_processes(fake)
             _run(["ip", "netns", "del", ns.name], check=False)
             removed.append(f"netns {ns.name}")
-    for link in sorted(os.listdir("/sys/class/net")):
+    for link in sorted(os.listdir("/sys/class/net")) if not live else []:
         if link.startswith("nr") and (link == BRIDGE or (len(link) > 9 and "h" in link[8:])):
             _run(["ip", "link", "del", link], check=False)
             removed.append(f"link {link}")
-    if _remove_bridge_forwarding():
+    if not live and _remove_bridge_forwarding():
         removed.append("iptables FORWARD rule " + FORWARD_COMMENT)
-    if STATE_ROOT.exists():
+    if STATE_ROOT.exists() and not live:
         shutil.rmtree(STATE_ROOT, ignore_errors=True)
         removed.append(str(STATE_ROOT))
     return removed
@@ -885,7 +943,12 @@ def _print_hosts(rig: SshRig) -> None:
             how = f"key {h.key_file} (passphrase {h.passphrase})"
         else:
             how = f"key {h.key_file}"
-        state = "up" if h.up else "down"
+        if not h.up:
+            state = "down"
+        elif not _sshd_is_ours(h):
+            state = "down (its sshd is not running)"
+        else:
+            state = "partitioned" if h.partitioned else "up"
         print(f"  {h.name}  {h.user}@{h.address}:{h.port}  {state}  {how}")
     print(f"NNI config: {rig.workdir / 'config.yml'}")
     print(f"known_hosts: {rig.known_hosts}")
@@ -914,7 +977,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         p = sub.add_parser(name, help=text)
         p.add_argument("host", type=int)
         p.add_argument("--workdir", default=DEFAULT_WORKDIR)
-    sub.add_parser("sweep", help="remove every rig leftover on this machine (all runs)")
+    sub.add_parser("sweep", help="remove rig leftovers of runs whose process is gone (test rigs in use are kept)")
     args = parser.parse_args(argv)
     try:
         if args.cmd == "up":

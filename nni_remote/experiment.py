@@ -281,6 +281,17 @@ class Experiment:
         if self._client is not None:
             self._client.close()
         self._client = None
+        self._warn_cleanup_pending()
+
+    def _warn_cleanup_pending(self) -> None:
+        """Say which hosts ``stop`` could not clean (unreachable); later commands on the experiment retry them."""
+        from nni_remote.common import cleanup_record, registry
+        entry = registry.get_entry(self.id) or {}
+        directory = os.path.join(entry.get("logDir") or os.path.expanduser("~/nni-experiments"), self.id)
+        left = cleanup_record.pending(directory)
+        if left:
+            log.warning("experiment %s stopped, but %s; run `nni-remote stop %s` once they are reachable",
+                        self.id, cleanup_record.describe(left), self.id)
 
     @classmethod
     def connect(cls, port: int) -> "Experiment":

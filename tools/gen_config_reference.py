@@ -91,6 +91,11 @@ MEANING = {
     "SlurmConfig.worker_idle_timeout": "reuse mode: a worker job with no work for this long exits",
     "SlurmConfig.allocation_time_limit": "reuse mode: `--time` of each worker job",
     "SlurmConfig.poll_interval": "how often the login-node agent calls `squeue` (once for all jobs)",
+    "RemoteConfig.unreachable_after": "silence before a machine is shown unreachable and its trials get spare "
+                                      "attempts elsewhere (default `8s`; docs/faults.md)",
+    "RemoteConfig.give_up_after": "time unreachable before its trials' original attempts are abandoned "
+                                  "(default `5m`)",
+    "RemoteConfig.placement": "`spread` (default: least-loaded machine first) or `pack` (busiest with room first)",
     "RemoteMachineConfig.host": "host name, address or `~/.ssh/config` alias (required)",
     "RemoteMachineConfig.port": "SSH port",
     "RemoteMachineConfig.user": "login user (default: from `~/.ssh/config` or the current user)",
@@ -106,6 +111,8 @@ MEANING = {
     "RemoteMachineConfig.accept_new_host_key": "trust a host key seen for the first time (default: it must be known)",
     "RemoteMachineConfig.ssh_config": "read `~/.ssh/config` for this host",
     "RemoteMachineConfig.known_hosts": "known_hosts file for this machine (default: `~/.ssh/known_hosts`)",
+    "RemoteMachineConfig.unreachable_after": "this machine's unreachable clock (default: the training service's)",
+    "RemoteMachineConfig.give_up_after": "this machine's give-up clock (default: the training service's)",
 }
 
 

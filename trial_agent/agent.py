@@ -21,6 +21,8 @@ import time
 import urllib.parse
 from typing import Any, Dict, List, Optional, Tuple, Union
 
+from trial_agent import procid
+from trial_agent.cleanup import STOPPED
 from trial_agent.protocol import CMD_KILL, CMD_SHUTDOWN, CMD_START, PROTOCOL_VERSION
 from trial_agent.gpu import GpuMonitor
 from trial_agent.runner import TrialRunner
@@ -130,8 +132,13 @@ class Agent:
                 sys.stderr.write("another agent already runs in %s\n" % self.dir)
                 return False
             raise
-        with open(os.path.join(self.dir, "agent.pid"), "w") as f:
-            f.write(str(os.getpid()))
+        if os.path.exists(os.path.join(self.dir, STOPPED)):
+            sys.stderr.write("the experiment was stopped (%s exists): not starting\n" % STOPPED)
+            return False
+        tmp = os.path.join(self.dir, "agent.pid.tmp")
+        with open(tmp, "w") as f:
+            json.dump(procid.identity(os.getpid()), f)  # pid + start time + boot id: never trusted bare
+        os.replace(tmp, os.path.join(self.dir, "agent.pid"))
         return True
 
     def _install_shim(self) -> None:
@@ -294,9 +301,17 @@ class Agent:
         with self.lock:
             return {r.id: r.state for r in self.runners.values()}
 
+    def _stopped(self) -> bool:
+        """Whether ``stop`` (possibly from a later command, after a partition healed) marked us stopped."""
+        if os.path.exists(os.path.join(self.dir, STOPPED)):
+            sys.stderr.write("the experiment was stopped: ending trials and exiting\n")
+            self.stopping.set()
+            return True
+        return False
+
     def _poll_loop(self) -> None:
         backoff = 0.05
-        while not self.stopping.is_set():
+        while not self.stopping.is_set() and not self._stopped():
             body = {"machine": self.machine, "boot": self.boot, "epoch": self.epoch, "ack": self.last_cmd,
                     "trials": self._inventory(), "gpus": self._gpus(), "pid": os.getpid(),
                     "protocol": PROTOCOL_VERSION, "python": sys.version.split()[0], "wait": 10}

@@ -3,35 +3,30 @@
 A trial runs as ``sh -c '<shell> -c "$CMD"; echo $? > exitcode'`` in a new
 session (its own process group), with stdout and stderr going straight to files
 in the trial directory. Nothing of the trial depends on the agent staying alive:
-a restarted agent re-attaches by the recorded pid and keeps tailing the files
-from the offsets it saved.
+a restarted agent re-attaches by the recorded identity (pid, start time, boot
+id; see procid.py) and keeps tailing the files from the offsets it saved.
+
+A pid is signalled only while it is verifiably the trial's own process, and a
+finished trial is never signalled. Each run carries a random marker in its
+environment so processes that left its session (``setsid``, double fork) are
+found and ended with it when it is killed.
 """
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import signal
 import subprocess
 import time
 from typing import Any, Dict, Optional, Tuple
 
+from trial_agent import procid
 from trial_agent.metrics import EventSpool, FileTail, parse_metrics_file, parse_stdout_line
 
 WRAPPER = '"$NNI_REMOTE_SHELL" -c "$NNI_REMOTE_TRIAL_COMMAND"; rc=$?; echo $rc > "$NNI_REMOTE_EXIT_FILE"; exit $rc'
 _DROPPED_ENV = ("NNI_TRIAL_COMMAND_CHANNEL", "REUSE_MODE", "MULTI_PHASE")
-
-
-def _proc_start_time(pid: int) -> Optional[str]:
-    """Start time of a live ``pid`` from /proc (guards against pid reuse); None if gone or a zombie."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    if not fields or fields[0] in ("Z", "X"):
-        return None
-    return fields[19]
 
 
 def _write_json(path: str, data: Any) -> None:
@@ -55,6 +50,7 @@ class TrialRunner:
         self.shim_dir = shim_dir
         self.proc: Optional[subprocess.Popen[bytes]] = None
         self.pid: Optional[int] = None
+        self.ident: Optional[Dict[str, Any]] = None   # {"pid", "start", "boot", "mark"} as recorded in pid.json
         self.finished = self.spool.has("end")
         self.kill_deadline: Optional[float] = None
         self.kill_reason: Optional[str] = None
@@ -87,7 +83,8 @@ class TrialRunner:
         env.update({
             "NNI_PLATFORM": spec.get("platform", "local"),
             "NNI_EXP_ID": spec["experiment_id"],
-            "NNI_TRIAL_JOB_ID": self.id,
+            "NNI_TRIAL_JOB_ID": spec["trial_id"],      # the id REST and the tuner use, on every attempt
+            "NNI_REMOTE_TRIAL_ATTEMPT": str((spec.get("attempt") or 0) + 1),
             "NNI_SYS_DIR": self.trial_dir,
             "NNI_OUTPUT_DIR": self.trial_dir,
             "NNI_TRIAL_SEQ_ID": str(spec.get("sequence_id", -1)),
@@ -96,6 +93,9 @@ class TrialRunner:
             "NNI_REMOTE_EXIT_FILE": self.exit_file,
             "NNI_REMOTE_SHELL": shutil.which("bash") or "/bin/sh",
         })
+        mark = (self.ident or {}).get("mark")
+        if mark:
+            env[procid.MARK_VAR] = mark
         if spec.get("gpus") is not None:
             env["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in spec["gpus"])
         if self.shim_dir and not spec.get("no_shim"):
@@ -118,6 +118,8 @@ class TrialRunner:
     def start(self) -> None:
         """Write parameter.cfg, start the process group, record RUNNING."""
         self.prepare()
+        mark = secrets.token_hex(12)
+        self.ident = {"mark": mark}
         stdout = open(os.path.join(self.trial_dir, "trial.stdout"), "ab")
         stderr = open(os.path.join(self.trial_dir, "trial.stderr"), "ab")
         try:
@@ -133,8 +135,8 @@ class TrialRunner:
             stdout.close()
             stderr.close()
         self.pid = self.proc.pid
-        _write_json(os.path.join(self.state_dir, "pid.json"),
-                    {"pid": self.pid, "start": _proc_start_time(self.pid)})
+        self.ident = procid.identity(self.pid, mark)
+        _write_json(os.path.join(self.state_dir, "pid.json"), self.ident)
         self.spool.append({"type": "status", "status": "RUNNING", "pid": self.pid, "time": _now_ms()})
 
     def attach(self) -> bool:
@@ -144,16 +146,17 @@ class TrialRunner:
                 info = json.load(f)
         except (OSError, ValueError):
             return False
-        self.pid = info["pid"]
-        if not self.finished and _proc_start_time(self.pid) != info.get("start"):
-            self.pid = None  # process is gone (or the pid was reused)
+        self.ident = info
+        self.pid = info.get("pid")
+        if self.finished or not procid.is_same(info):
+            self.pid = None  # finished, gone, or the pid now belongs to someone else: never signal it
         return True
 
     # -- watching ----------------------------------------------------------------
     def _alive(self) -> bool:
         if self.proc is not None:
             return self.proc.poll() is None
-        return self.pid is not None and _proc_start_time(self.pid) is not None
+        return self.pid is not None and procid.is_same(self.ident)
 
     def collect(self) -> bool:
         """Turn new trial output into events; returns True if anything was added."""
@@ -194,6 +197,7 @@ class TrialRunner:
         event = {"type": "end", "exit_code": exit_code, "signal": sig, "time": _now_ms()}
         if self.kill_reason:
             event["killed"] = self.kill_reason
+            self._end_escaped(signal.SIGKILL)  # daemons it left behind end with it
         self.spool.append(event)
         self.finished = True
         return True
@@ -207,12 +211,17 @@ class TrialRunner:
         self.kill_deadline = time.time() + grace
 
     def _signal(self, sig: int) -> None:
-        if self.pid is None:
+        """Signal the trial's process group (leader verified first) and every process carrying its marker."""
+        if self.finished:
             return
-        try:
-            os.killpg(self.pid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
+        if self.pid is not None and self.ident:
+            procid.signal_if_same(self.ident, sig, group=True)
+        self._end_escaped(sig)
+
+    def _end_escaped(self, sig: int) -> None:
+        mark = (self.ident or {}).get("mark")
+        if mark:
+            procid.end_members(marks=[mark], sig=sig)
 
     @property
     def state(self) -> str:

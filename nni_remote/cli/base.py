@@ -19,6 +19,7 @@ from nni_remote.errors import ConfigError, ExperimentNotFound, ExperimentNotRunn
 from nni_remote.common import registry
 
 EXIT_FAILED, EXIT_USAGE, EXIT_NOT_RUNNING, EXIT_EXPERIMENT_ERROR, EXIT_DENIED = 1, 2, 3, 4, 5
+EXIT_CLEANUP_PENDING = 6
 EXIT_CODES = """\b
 Exit codes:
   0  success
@@ -27,6 +28,8 @@ Exit codes:
   3  the experiment is not running: resume or view it first
   4  the experiment ended in ERROR (create/resume --foreground)
   5  the manager wants its access token (see <experiment dir>/.portal-token)
+  6  stopped, but some hosts could not be cleaned yet (unreachable); every later
+     command on the experiment retries them
 
 \b
 With --json, standard output holds only JSON, errors included:
@@ -120,7 +123,31 @@ def resolve(exp_id: Optional[str]) -> str:
     found = match_id(exp_id, entries)
     if found is None:
         raise CliError(f"no experiment {exp_id!r}; see `nni-remote experiment list --all`", EXIT_USAGE)
+    if found not in running_entries():
+        retry_cleanup(found)
     return found
+
+
+def retry_cleanup(exp_id: str) -> dict[str, Any]:
+    """Retry the host cleanup a stop left pending (a no-op when there is none); returns what is still pending.
+
+    The retry runs in ``python -m nni_remote.manager --action cleanup`` (the CLI reaches
+    the manager's code only through its process or REST).
+    """
+    import subprocess
+    import sys
+
+    from nni_remote.common import cleanup_record
+    directory = exp_dir(exp_id)
+    if not cleanup_record.pending(directory):
+        return {}
+    subprocess.run([sys.executable, "-m", "nni_remote.manager", "--action", "cleanup", "--experiment-id", exp_id,
+                    "--experiments-directory", os.path.dirname(directory), "--port", "0"],
+                   stdin=subprocess.DEVNULL, capture_output=True, timeout=300)
+    left = cleanup_record.pending(directory)
+    if left:
+        click.echo(f"experiment {exp_id}: {cleanup_record.describe(left)}", err=True)
+    return left
 
 
 def client_for(exp_id: Optional[str]) -> tuple[str, RestClient]:

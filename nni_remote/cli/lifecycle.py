@@ -10,8 +10,9 @@ from typing import Any, Callable, Optional
 
 import click
 
-from nni_remote.cli.base import (EXIT_EXPERIMENT_ERROR, EXIT_USAGE, CliError, client_for, emit, fmt_value,
-                                 json_option, load_file, main, match_id, report, running_entries, stored)
+from nni_remote.cli.base import (EXIT_CLEANUP_PENDING, EXIT_EXPERIMENT_ERROR, EXIT_USAGE, CliError, client_for,
+                                 emit, exp_dir, fmt_value, json_option, load_file, main, match_id, report, resolve,
+                                 running_entries, stored)
 from nni_remote.config import ExperimentConfig
 from nni_remote.common import registry
 
@@ -141,9 +142,12 @@ def stop(exp_id: Optional[str], port: Optional[int], stop_all: bool, as_json: bo
 
     The experiment is the one named (an id, a unique prefix, or ``prefix*`` for
     every match), the one listening on --port, every one with --all, or the
-    only one running.
+    only one running. Naming an experiment that is already stopped retries the
+    host cleanup its stop left pending (exit code 6 while some remains).
     """
+    from nni_remote.common import cleanup_record as cleanup
     running = running_entries()
+    already: list[str] = []
     if stop_all:
         targets = list(running)
     elif port is not None:
@@ -155,6 +159,8 @@ def stop(exp_id: Optional[str], port: Optional[int], stop_all: bool, as_json: bo
         targets = [k for k in running if k.startswith(exp_id.rstrip("*"))]
         if not targets:
             raise CliError(f"no running experiment matches {exp_id!r}", EXIT_USAGE)
+    elif exp_id is not None and resolve(exp_id) not in running:
+        targets, already = [], [resolve(exp_id)]   # already stopped: resolve() retried any pending cleanup
     else:
         targets = [client_for(exp_id)[0]]
     for target in targets:
@@ -163,10 +169,23 @@ def stop(exp_id: Optional[str], port: Optional[int], stop_all: bool, as_json: bo
         _wait_stopped(target)
         if not as_json:
             click.echo(f"experiment {target} stopped")
+    done = targets + already
+    left = {t: cleanup.pending(exp_dir(t)) for t in done}
+    left = {t: v for t, v in left.items() if v}
     if as_json:
-        emit({"stopped": targets}, True)
-    elif not targets:
-        click.echo("no experiment is running")
+        emit({"stopped": done, **({"cleanupPending": {t: sorted(v) for t, v in left.items()}} if left else {})},
+             True)
+    else:
+        for target in already:
+            click.echo(f"experiment {target} stopped")
+        if not done:
+            click.echo("no experiment is running")
+    if left and as_json:
+        raise click.exceptions.Exit(EXIT_CLEANUP_PENDING)   # the JSON above names the hosts
+    if left:
+        raise CliError("cleanup pending (hosts unreachable; trials there may still run until it is done): " +
+                       "; ".join(f"{t}: {cleanup.describe(v)}" for t, v in left.items()) +
+                       " — run `nni-remote stop <id>` again once they are reachable", EXIT_CLEANUP_PENDING)
 
 
 def _wait_stopped(exp_id: str, timeout: float = 30.0) -> None:

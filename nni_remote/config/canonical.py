@@ -72,7 +72,8 @@ def _positive(value: Optional[int], path: str, canon: Canon) -> None:
         canon.error(path, f"must be an integer > 0, got {describe(value)}")
 
 
-def _duration(value: Any, path: str, canon: Canon) -> None:
+def check_duration(value: Any, path: str, canon: Canon) -> None:
+    """Record an error at ``path`` unless ``value`` is unset or a duration > 0 ('30m', 3600)."""
     if value is None:
         return
     try:
@@ -93,8 +94,8 @@ def validate(config: ExperimentConfig, canon: Canon) -> None:
         canon.error("trialConcurrency", "is required: how many trials run at once, an integer > 0")
     _positive(config.trial_concurrency, "trialConcurrency", canon)
     _positive(config.max_trial_number, "maxTrialNumber", canon)
-    _duration(config.max_experiment_duration, "maxExperimentDuration", canon)
-    _duration(config.max_trial_duration, "maxTrialDuration", canon)
+    check_duration(config.max_experiment_duration, "maxExperimentDuration", canon)
+    check_duration(config.max_trial_duration, "maxTrialDuration", canon)
     if config.trial_gpu_number is not None and config.trial_gpu_number < 0:
         canon.error("trialGpuNumber", f"must be an integer >= 0 (or unset for no GPU scheduling), "
                                       f"got {config.trial_gpu_number}")

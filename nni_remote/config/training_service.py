@@ -16,9 +16,12 @@ from pydantic import Field
 
 from ..errors import ConfigError
 from .base import Canon, ConfigBase, camel_case, describe, join_path, resolve_path
-from .fields import Bool, OptBool, OptGpuCount, OptGpuIndices, OptPath, OptPosInt, OptSecret, OptStr, PosInt, Port, fail
+from .fields import (Bool, OptBool, OptDuration, OptGpuCount, OptGpuIndices, OptPath, OptPosInt, OptSecret, OptStr,
+                     PosInt, Port, fail)
+from .canonical import check_duration
 from .units import parse_gpu_indices
 
+PLACEMENTS = ("spread", "pack")
 _SHORTCUTS = ("trial_command", "trial_code_directory", "trial_gpu_number", "nni_manager_ip", "debug")
 _PER_MACHINE = "it is set per machine: put it in each entry of trainingService.machineList"
 
@@ -28,6 +31,12 @@ def _check_gpu_indices(owner: Any, path: str, canon: Canon) -> None:
         owner.gpu_indices = parse_gpu_indices(owner.gpu_indices)
     except ValueError as exc:
         canon.error(join_path(path, "gpuIndices"), str(exc))
+
+
+def _check_clocks(owner: Any, path: str, canon: Canon) -> None:
+    """``unreachableAfter`` / ``giveUpAfter``: durations > 0 ('15s', '10m', or whole seconds)."""
+    check_duration(owner.unreachable_after, join_path(path, "unreachableAfter"), canon)
+    check_duration(owner.give_up_after, join_path(path, "giveUpAfter"), canon)
 
 
 def _check_positive(value: Optional[int], path: str, canon: Canon) -> None:
@@ -134,6 +143,8 @@ class RemoteMachineConfig(ConfigBase):
       ProxyJump); default ``True``.
     - ``known_hosts``: the known_hosts file to check this host's key against;
       default ``$NNI_REMOTE_KNOWN_HOSTS``, then ``~/.ssh/known_hosts``.
+    - ``unreachable_after``, ``give_up_after``: this machine's two fault clocks
+      (see :class:`RemoteConfig`); default: the training service's.
     """
 
     _aliases: ClassVar[Dict[str, str]] = {
@@ -156,6 +167,8 @@ class RemoteMachineConfig(ConfigBase):
     accept_new_host_key: Bool = False
     ssh_config: Bool = True
     known_hosts: OptPath = None
+    unreachable_after: OptDuration = None
+    give_up_after: OptDuration = None
 
     def canonicalize(self, path: str, canon: Canon) -> None:
         """Password drops the key file; key path resolved; GPU list; name defaults to host."""
@@ -178,6 +191,7 @@ class RemoteMachineConfig(ConfigBase):
             canon.error(join_path(path, "port"), f"must be an integer in 1..65535, got {describe(self.port)}")
         _check_positive(self.max_trial_number_per_gpu, join_path(path, "maxTrialNumberPerGpu"), canon)
         _check_positive(self.max_trial_number, join_path(path, "maxTrialNumber"), canon)
+        _check_clocks(self, path, canon)
         if self.password is None and self.ssh_key_file is not None and not os.path.isfile(self.ssh_key_file):
             canon.error(join_path(path, "sshKeyFile"),
                         f"must be an existing key file, got {self.ssh_key_file!r} "
@@ -185,7 +199,22 @@ class RemoteMachineConfig(ConfigBase):
 
 
 class RemoteConfig(TrainingServiceConfig):
-    """Trials run on SSH machines listed in ``machine_list`` (``config.machines``)."""
+    """Trials run on SSH machines listed in ``machine_list`` (``config.machines``).
+
+    Extras beyond NNI (each machine may override the two clocks):
+
+    - ``unreachable_after``: a machine whose agent has not synced for this long
+      is shown *unreachable* and its running trials get a spare attempt on
+      another machine while the original may still finish; whichever ends
+      first counts. Default ``'8s'`` (with the agent's 5 s long-poll: noticed
+      within about 14 s of a power cut).
+    - ``give_up_after``: how long a machine may stay unreachable before its
+      trials' original attempts are abandoned (the spare attempt, or a re-run,
+      takes over). Default ``'5m'``.
+    - ``placement``: ``'spread'`` (default: least-loaded machine first, ties
+      rotate, so concurrent trials land on different machines) or ``'pack'``
+      (fill the busiest machine that has room first).
+    """
 
     _misplaced: ClassVar[Dict[str, str]] = {
         "useactivegpu": _PER_MACHINE, "gpuindices": _PER_MACHINE, "maxtrialnumberpergpu": _PER_MACHINE,
@@ -195,6 +224,9 @@ class RemoteConfig(TrainingServiceConfig):
     platform: Literal["remote"] = "remote"
     machine_list: List[RemoteMachineConfig] = Field(default_factory=list)
     reuse_mode: Bool = False
+    unreachable_after: OptDuration = None
+    give_up_after: OptDuration = None
+    placement: OptStr = None
 
     def machine_count(self) -> int:
         return len(self.machine_list)
@@ -206,6 +238,10 @@ class RemoteConfig(TrainingServiceConfig):
 
     def validate_canonical(self, path: str, canon: Canon) -> None:
         super().validate_canonical(path, canon)
+        _check_clocks(self, path, canon)
+        if self.placement is not None and self.placement not in PLACEMENTS:
+            canon.error(join_path(path, "placement"),
+                        f"must be one of {', '.join(PLACEMENTS)}, got {describe(self.placement)}")
         list_path = join_path(path, "machineList")
         if not self.machine_list:
             canon.error(list_path, "must list at least one machine (host, user, and password or a key)")

@@ -7,6 +7,16 @@ and are stored exactly once. A run id names one attempt of a trial
 (``<trial>`` or ``<trial>.<attempt>``), so events of an attempt abandoned on a
 lost machine can never be mistaken for the current one.
 
+Two clocks per machine (``unreachableAfter``, ``giveUpAfter``; see
+docs/faults.md). A machine whose agent has not synced for *unreachable* is
+shown unreachable at once, and each trial running there gets a *spare*
+attempt on another machine while the original may still finish. The first
+of the two to report its final result or end wins; the other is cancelled,
+and only the winner's metrics are stored (the spare's events are held in
+memory until it wins). A machine unreachable for *give up* is lost: its
+trials' spares take over (or the trials are re-queued).
+
+
 The hub owns machines and the agent protocol; trial state belongs to the trial
 book (``trial_book.py``): the hub asks the book to start, finish or re-queue a
 trial and hears about finished trials as the book's listener. What the hub
@@ -28,7 +38,8 @@ from typing import Any, Optional, Protocol
 from nni_remote.common.metrics import encode_data
 from nni_remote.errors import MachineStateError as MachineStateError
 from nni_remote.errors import UnknownMachine as UnknownMachine
-from nni_remote.manager import scheduler
+from nni_remote.common import cleanup_record
+from nni_remote.manager import cleanup, scheduler
 from nni_remote.manager.scheduler import Machine
 from nni_remote.manager.store import Store, now_ms
 from nni_remote.manager.trial_book import TrialBook
@@ -40,18 +51,41 @@ from trial_agent.protocol import (CMD_KILL, CMD_SHUTDOWN, CMD_START, EVENT_END, 
 
 log = logging.getLogger("nni_remote.agents")
 
-POLL_WAIT_MAX = 10.0
-SUSPECT_AFTER = float(os.environ.get("NNI_REMOTE_SUSPECT_AFTER", "15"))
-LOST_AFTER = float(os.environ.get("NNI_REMOTE_LOST_AFTER", "60"))
+POLL_WAIT_MAX = 5.0          # an agent re-polls at once, so a silent machine is noticed within this + unreachable
+UNREACHABLE_AFTER = float(os.environ.get("NNI_REMOTE_UNREACHABLE_AFTER")
+                          or os.environ.get("NNI_REMOTE_SUSPECT_AFTER") or 8)
+GIVE_UP_AFTER = float(os.environ.get("NNI_REMOTE_GIVE_UP_AFTER") or os.environ.get("NNI_REMOTE_LOST_AFTER") or 300)
 RETRY_LIMIT = int(os.environ.get("NNI_REMOTE_RETRY_LIMIT", "3"))
 START_FAILURES_TO_DRAIN = 3
 START_UP_SECONDS = 5.0        # a trial that fails within this long after starting failed "at start-up"
+
+
+def attempt_id(trial: Trial, attempt: int) -> str:
+    """The run id of one attempt of a trial (the current one is ``run_id(trial)``)."""
+    return trial.id if attempt == 0 else f"{trial.id}.{attempt}"
+
+
+def spare_id(trial: Trial) -> Optional[str]:
+    return attempt_id(trial, trial.spare["attempt"]) if trial.spare else None
+
+
+def _deciding(event: dict[str, Any]) -> bool:
+    """Whether an event settles a race between two attempts: the end, or a final result."""
+    if event.get("type") == EVENT_END:
+        return True
+    if event.get("type") != EVENT_METRIC:
+        return False
+    try:
+        return bool(json.loads(event.get("metric") or "").get("type") == "FINAL")
+    except (ValueError, AttributeError):
+        return False
 
 
 class HubHost(Protocol):
     """What the hub uses of its experiment (the controller)."""
 
     id: str
+    exp_dir: str
     lock: threading.RLock
     wake: threading.Condition
     book: TrialBook
@@ -89,17 +123,21 @@ class AgentHub:
         self.machines: dict[str, Machine] = {}
         self.conds: dict[str, threading.Condition] = {}
         self._health: Optional[threading.Thread] = None
+        self.spares: list[Trial] = []          # trials whose spare attempt waits for a machine
+        self.turn = 0                          # rotating tie-break of placement
 
     # -- setup ---------------------------------------------------------------
     def setup_machines(self) -> None:
         assert self.c.service is not None
-        for spec in self.c.service.machines():
-            self.machines[spec.name] = Machine(spec)
+        for order, spec in enumerate(self.c.service.machines()):
+            self.machines[spec.name] = Machine(spec, order=order)
             self.conds[spec.name] = threading.Condition(self.c.lock)
 
     def launch_all(self) -> None:
         """Launch every machine in parallel; each failure is reported as soon as it is known."""
         assert self.c.service is not None
+        if cleanup_record.pending(self.c.exp_dir):  # a stop that could not reach a host: finish it before reusing it
+            cleanup.retry_pending(self.c.exp_dir, self.c.id)
         threads = [threading.Thread(target=self._launch, args=(m,), name=f"launch-{m.name}", daemon=True)
                    for m in self.machines.values()]
         for t in threads:
@@ -141,18 +179,23 @@ class AgentHub:
         m.commands.append(command)
         self.conds[m.name].notify_all()
 
+    @staticmethod
+    def _log_path(m: Machine, spec: dict[str, Any]) -> str:
+        return spec["trial_dir"] if m.spec.address == "localhost" else f"{m.spec.address}:{spec['trial_dir']}"
+
     def _start(self, m: Machine, trial: Trial, gpus: Optional[list[int]]) -> None:
         trial.gpus = gpus
         spec = self._spec_of(m, trial)
-        where = spec["trial_dir"] if m.spec.address == "localhost" else f"{m.spec.address}:{spec['trial_dir']}"
-        self.c.book.start(trial, m.name, gpus, where)
+        self.c.book.start(trial, m.name, gpus, self._log_path(m, spec))
         m.assigned[run_id(trial)] = gpus or []
         self._command(m, {"type": CMD_START, "spec": spec})
 
     def kill(self, trial: Trial, reason: str) -> None:
         trial.kill_reason = reason
         m = self.machines.get(trial.machine or "")
-        if not trial.sent or m is None or m.state == "lost":
+        if m is not None and m.state == "unreachable" and trial.sent:  # delivered when it is back
+            self._command(m, {"type": CMD_KILL, "run_id": run_id(trial), "reason": reason, "grace": 5.0})
+        if not trial.sent or m is None or m.state in ("lost", "unreachable"):
             self.c.book.finish(trial, kill_status(reason), kill_message(reason), now_ms())
             return
         self.c.book.save(trial)
@@ -202,13 +245,98 @@ class AgentHub:
         m = self.machines.get(trial.machine or "")
         if m is not None:
             m.assigned.pop(run_id(trial), None)
+        self._cancel_spare(trial)
+
+    # -- spare attempts (see the module docstring) ----------------------------
+    def _next_attempt(self, trial: Trial) -> int:
+        """An attempt number no run of this trial ever used (so no delivery record can swallow its events)."""
+        used = int(self.c.store.get_meta(f"attempts:{trial.id}", "0") or 0)
+        attempt = max(used, trial.attempt) + 1
+        self.c.store.set_meta(f"attempts:{trial.id}", str(attempt))
+        return attempt
+
+    def _want_spare(self, trial: Trial, m: Machine) -> None:
+        if trial.spare is not None or trial.kill_reason or self.c.stopping:
+            return
+        trial.spare = {"attempt": self._next_attempt(trial), "machine": None, "gpus": None, "held": [],
+                       "from": m.name}
+        self.spares.append(trial)
+
+    def _start_spare(self, m: Machine, trial: Trial, gpus: Optional[list[int]]) -> None:
+        spare = trial.spare
+        assert spare is not None
+        spare["machine"], spare["gpus"] = m.name, gpus
+        spec = self._spec_of(m, trial, spare["attempt"], gpus)
+        m.assigned[spec["run_id"]] = gpus or []
+        self._command(m, {"type": CMD_START, "spec": spec})
+        trial.message = (f"machine {spare['from']} unreachable; attempt {spare['attempt'] + 1} also runs on "
+                         f"{m.name}, the first to finish counts")
+        self.c.book.save(trial)
+        log.info("trial %s: spare attempt %d on %s", trial.id, spare["attempt"] + 1, m.name)
+
+    def _cancel_spare(self, trial: Trial) -> None:
+        spare, trial.spare = trial.spare, None
+        if spare is None:
+            return
+        if trial in self.spares:
+            self.spares.remove(trial)
+        m = self.machines.get(spare["machine"] or "")
+        if m is not None:
+            rid = attempt_id(trial, spare["attempt"])
+            m.assigned.pop(rid, None)
+            self._command(m, {"type": CMD_KILL, "run_id": rid, "reason": "stale", "grace": 2.0})
+            log.info("trial %s: spare attempt %d on %s cancelled", trial.id, spare["attempt"] + 1, m.name)
+
+    def _promote_spare(self, trial: Trial, why: str, metrics: Optional[list[dict[str, Any]]] = None) -> None:
+        """The spare attempt becomes the trial's attempt: the original is cancelled, its metrics dropped.
+
+        ``metrics`` is the batch being ingested (stored first, so the original's are dropped too).
+        """
+        metrics = [] if metrics is None else metrics
+        self._flush(metrics)
+        spare = trial.spare
+        assert spare is not None and spare["machine"] is not None
+        old = self.machines.get(trial.machine or "")
+        if old is not None:
+            old.assigned.pop(run_id(trial), None)
+            if old.state != "lost":
+                self._command(old, {"type": CMD_KILL, "run_id": run_id(trial), "reason": "stale", "grace": 2.0})
+        trial.spare = None
+        trial.attempt, trial.machine, trial.gpus, trial.sent = spare["attempt"], spare["machine"], spare["gpus"], True
+        trial.final, trial.final_value, trial.history, trial.start_time, trial.pid = None, None, {}, None, None
+        m = self.machines[spare["machine"]]
+        trial.log_path = self._log_path(m, self._spec_of(m, trial))
+        trial.message = why
+        self.c.store.delete_metrics(trial.id)
+        self.c.book.save(trial)
+        log.info("trial %s: attempt %d on %s counts (%s)", trial.id, trial.attempt + 1, m.name, why)
+        for event in spare["held"]:
+            self._apply(trial, event, metrics)
+        self._flush(metrics)
 
     # -- placement -----------------------------------------------------------
+    def _place(self, machines: list[Machine], gpu_number: Optional[int]) -> Any:
+        ts = self.c.params.get("trainingService", {})
+        placement = scheduler.place(machines, gpu_number, placement=ts.get("placement") or "spread",
+                                    turn=self.turn, wanted=int(self.c.params.get("trialConcurrency", 1)))
+        if not isinstance(placement, str):
+            self.turn += 1
+        return placement
+
     def place_waiting(self) -> None:
         gpu_number = self.c.params.get("trainingService", {}).get("trialGpuNumber")
         machines = list(self.machines.values())
         if machines and all(m.spec.gpus_by_platform for m in machines):
             gpu_number = None  # the platform's scheduler gives each trial its GPUs
+        for trial in list(self.spares):           # spares first: they stand in for running work
+            if trial.spare is None or trial.status not in ACTIVE:
+                self.spares.remove(trial)
+                continue
+            placement = self._place([m for m in machines if m.name != trial.machine], gpu_number)
+            if isinstance(placement, str):
+                break
+            self.spares.remove(trial)
+            self._start_spare(placement.machine, trial, placement.gpus)
         blocked: Optional[str] = None
         for trial in list(self.c.queue):
             if trial.held_for is not None:
@@ -225,7 +353,7 @@ class AgentHub:
             if blocked is not None:
                 trial.message = blocked
                 continue
-            placement = scheduler.place(machines, gpu_number)
+            placement = self._place(machines, gpu_number)
             if isinstance(placement, str):
                 never = scheduler.impossible(machines, gpu_number)
                 if never:
@@ -257,6 +385,9 @@ class AgentHub:
             if m.state != "ready" and m.state != "drained":
                 log.info("machine %s is ready", m.name)
                 m.set_state("ready")
+                self._reachable_again(m)
+            elif m.state == "ready":
+                m.error = None                # an error from a failed probe or relaunch is over
             self.c.wake.notify_all()
             deadline = time.time() + wait
             m.info["polling"] = m.info.get("polling", 0) + 1
@@ -274,10 +405,15 @@ class AgentHub:
     def _reconcile(self, m: Machine) -> None:
         """After an agent's first poll (or restart): re-send lost starts, kill stale runs."""
         mine = {run_id(t): t for t in self.c.trials.values() if t.machine == m.name and t.sent}
-        for rid, trial in mine.items():
+        spares = {attempt_id(t, t.spare["attempt"]): t for t in self.c.trials.values()
+                  if t.spare and t.spare["machine"] == m.name}
+        for rid, trial in list(mine.items()) + list(spares.items()):
             if trial.status in ACTIVE and rid not in m.inventory and not any(
                     c.get("spec", {}).get("run_id") == rid for c in m.commands):
-                self._command(m, {"type": CMD_START, "spec": self._spec_of(m, trial)})
+                spare = trial.spare if rid in spares else None
+                spec = self._spec_of(m, trial, spare["attempt"], spare["gpus"]) if spare else self._spec_of(m, trial)
+                self._command(m, {"type": CMD_START, "spec": spec})
+        mine.update(spares)
         for rid, state in m.inventory.items():
             known = mine.get(rid)
             if state == "running" and (known is None or known.status in TERMINAL):
@@ -285,14 +421,17 @@ class AgentHub:
                 if not held:
                     self._command(m, {"type": CMD_KILL, "run_id": rid, "reason": "stale", "grace": 2.0})
 
-    def _spec_of(self, m: Machine, trial: Trial) -> dict[str, Any]:
+    def _spec_of(self, m: Machine, trial: Trial, attempt: Optional[int] = None,
+                 gpus: Optional[list[int]] = None) -> dict[str, Any]:
         assert self.c.service is not None
         paths = self.c.service.trial_paths(m.name, trial.id)
         ts = self.c.params.get("trainingService", {})
-        return {"trial_id": trial.id, "run_id": run_id(trial), "attempt": trial.attempt, "sequence_id": trial.seq,
+        attempt = trial.attempt if attempt is None else attempt
+        return {"trial_id": trial.id, "run_id": attempt_id(trial, attempt), "attempt": attempt, "sequence_id": trial.seq,
                 "experiment_id": self.c.id, "platform": self.c.service.platform, "parameter": trial.parameter,
                 "command": ts.get("trialCommand") or self.c.params.get("trialCommand"),
-                "working_dir": paths.working_dir, "trial_dir": paths.trial_dir, "gpus": trial.gpus}
+                "working_dir": paths.working_dir, "trial_dir": paths.trial_dir,
+                "gpus": trial.gpus if attempt == trial.attempt else gpus}
 
     def events(self, body: dict[str, Any]) -> dict[str, Any]:
         """Store a batch of agent events in one transaction: deliveries and metrics by ``executemany``."""
@@ -300,6 +439,7 @@ class AgentHub:
         metrics: list[dict[str, Any]] = []
         with self.c.lock, self.c.store.transaction():
             by_run = self.c.book.by_run()
+            by_run.update({attempt_id(t, t.spare["attempt"]): t for t in self.c.trials.values() if t.spare})
             for rid, events in (body.get("trials") or {}).items():
                 trial = by_run.get(rid)
                 events = sorted(events, key=lambda e: int(e.get("seq", 0)))
@@ -309,18 +449,33 @@ class AgentHub:
                     if seq not in new:
                         continue
                     new.discard(seq)  # a seq twice in one batch counts once
-                    if trial is None or trial.status in TERMINAL or run_id(trial) != rid:
+                    if trial is None or trial.status in TERMINAL:
                         continue  # an abandoned attempt or an unknown run: stored nothing
-                    if event.get("type") == EVENT_END:
-                        self.c.store.add_metrics(metrics)  # the trial's metrics are stored before its end
-                        metrics = []
+                    if trial.spare is not None and rid == spare_id(trial):
+                        trial.spare["held"].append(event)   # counts only if the spare wins
+                        if _deciding(event):
+                            self._promote_spare(trial, f"attempt {trial.spare['attempt'] + 1} finished first",
+                                                metrics)
+                        continue
+                    if run_id(trial) != rid:
+                        continue
+                    if trial.spare is not None and _deciding(event):
+                        self._cancel_spare(trial)             # the original finished first
                     self._apply(trial, event, metrics)
                 acked[rid] = max(seqs) + 1 if seqs else 0
-            self.c.store.add_metrics(metrics)
+            self._flush(metrics)
         return {"acked": acked}
 
+    def _flush(self, metrics: list[dict[str, Any]]) -> None:
+        """Store the metrics gathered so far of a batch (before an end event, and at the batch's end)."""
+        self.c.store.add_metrics(metrics)
+        metrics.clear()
+
     def _apply(self, trial: Trial, event: dict[str, Any], metrics: list[dict[str, Any]]) -> None:
+        """Apply one agent event; a metric joins ``metrics``, stored in one go by the caller."""
         kind = event.get("type")
+        if kind == EVENT_END:
+            self._flush(metrics)  # the trial's metrics are stored before its end
         if kind == EVENT_STATUS and event.get("status") == "RUNNING":
             self.c.on_trial_running(trial, event.get("pid"), int(event.get("time") or now_ms()))
         elif kind == EVENT_METRIC:
@@ -338,61 +493,108 @@ class AgentHub:
         elif kind == EVENT_END:
             self.c.on_trial_end(trial, event)
 
-    # -- health --------------------------------------------------------------
+    # -- health: the two clocks --------------------------------------------------
+    def _clock(self, m: Machine, name: str) -> float:
+        value = getattr(m.spec, name, None)
+        return float(value) if value else (UNREACHABLE_AFTER if name == "unreachable_after" else GIVE_UP_AFTER)
+
     def _health_loop(self) -> None:
         while True:
-            time.sleep(1.0)
+            time.sleep(0.5)
             with self.c.lock:
                 if self.c.stopping:
                     return
                 now = time.time()
-                suspects = [m for m in self.machines.values() if m.state in ("ready", "lost", "starting", "failed")
-                            and not m.info.get("polling") and not m.info.get("checking")
-                            and now >= m.info.get("next_check", 0)
-                            and (m.last_seen is None and m.state == "failed"
-                                 or m.last_seen is not None and now - m.last_seen > SUSPECT_AFTER)]
+                for m in self.machines.values():
+                    silent = now - (m.last_seen or m.since)
+                    if m.state == "ready" and m.last_seen is not None and not m.info.get("polling") \
+                            and silent > self._clock(m, "unreachable_after"):
+                        self._mark_unreachable(m, silent)
+                    elif m.state == "unreachable" and now - m.since > self._clock(m, "give_up_after"):
+                        self._mark_lost(m, f"unreachable for {now - m.since:.0f} s (giveUpAfter)")
+                suspects = [m for m in self.machines.values()
+                            if m.state in ("unreachable", "lost", "failed") and not m.info.get("polling")
+                            and not m.info.get("checking") and now >= m.info.get("next_check", 0)]
                 for m in suspects:
                     m.info["checking"] = True
+                self.c.wake.notify_all()
             for m in suspects:  # one thread per machine: a dead host never delays the others
                 threading.Thread(target=self._check, args=(m,), name=f"check-{m.name}", daemon=True).start()
 
     def _check(self, m: Machine) -> None:
+        """Probe an unreachable machine over SSH; relaunch its agent if it is gone (it re-attaches trials)."""
         assert self.c.service is not None
         try:
             alive = self.c.service.alive(m.name)
             with self.c.lock:
-                if self.c.stopping or alive or (m.last_seen and time.time() - m.last_seen <= SUSPECT_AFTER):
+                if self.c.stopping or m.state == "ready":
                     return
-                silent = time.time() - (m.last_seen or m.since)
-                if m.state not in ("lost", "failed") and (silent > LOST_AFTER or self.c.service.probe_is_definitive):
-                    self._mark_lost(m, f"no sync for {silent:.0f} s and the probe failed")
+                if alive:
+                    m.info["next_check"] = time.time() + 2.0
+                    return
+                if self.c.service.probe_is_definitive and m.state != "lost":
+                    self._mark_lost(m, "the agent process is gone")
                 failures = m.info.get("relaunch_failures", 0)
             error = self.c.service.relaunch(m.name, self.c.head)
             with self.c.lock:
                 if error is None:
                     m.info["relaunch_failures"] = 0
-                    m.info["next_check"] = time.time() + SUSPECT_AFTER
+                    m.info["next_check"] = time.time() + self._clock(m, "unreachable_after")
                 else:
                     log.warning("machine %s: relaunch failed: %s", m.name, error)
-                    m.error = str(error)
+                    if m.state != "ready":
+                        m.error = str(error)
                     m.info["relaunch_failures"] = failures + 1
-                    m.info["next_check"] = time.time() + min(60.0, 2.0 * 2 ** failures)
+                    m.info["next_check"] = time.time() + min(30.0, 2.0 * 2 ** failures)
         finally:
             m.info["checking"] = False
 
+    def _mark_unreachable(self, m: Machine, silent: float) -> None:
+        """First clock: show it at once; give each trial there a spare attempt elsewhere."""
+        since = time.strftime("%H:%M:%S")
+        give_up = time.strftime("%H:%M:%S", time.localtime(time.time() + self._clock(m, "give_up_after")))
+        log.warning("machine %s unreachable: no sync for %.0f s", m.name, silent)
+        m.set_state("unreachable", f"no sync for {silent:.0f} s; trials there are given up at {give_up}")
+        for trial in [t for t in self.c.trials.values() if t.spare and t.spare["machine"] == m.name]:
+            origin = self.machines.get(trial.machine or "")
+            self._cancel_spare(trial)              # a spare on a silent machine cannot help: find another
+            if origin is not None and origin.state == "unreachable":
+                self._want_spare(trial, origin)
+        for trial in [t for t in self.c.trials.values() if t.machine == m.name and t.status in ACTIVE and t.sent]:
+            trial.message = f"machine {m.name} unreachable since {since}; it may still finish"
+            if self.c.service is not None and not self.c.service.probe_is_definitive:
+                self._want_spare(trial, m)
+            self.c.book.save(trial)
+
+    def _reachable_again(self, m: Machine) -> None:
+        for trial in self.c.trials.values():
+            if trial.machine == m.name and trial.status in ACTIVE and "unreachable" in trial.message:
+                trial.message = "" if trial.spare is None else (
+                    f"machine {m.name} is back; attempt {trial.spare['attempt'] + 1} also runs, "
+                    "the first to finish counts")
+                self.c.book.save(trial)
+
     def _mark_lost(self, m: Machine, why: str) -> None:
+        """Second clock: the original attempts there are abandoned; spares take over, or the trials re-run."""
         log.warning("machine %s lost: %s", m.name, why)
         m.set_state("lost", why)
         m.synced = False
         if self.c.service is not None and self.c.service.trials_survive_agent:
             return  # the trials outlive their agent; the relaunched agent re-attaches them
         for trial in [t for t in self.c.trials.values() if t.machine == m.name and t.status in ACTIVE]:
-            self.requeue(trial, f"machine {m.name} lost at {time.strftime('%H:%M:%S')}")
+            if trial.spare is not None and trial.spare["machine"] is not None:
+                self._promote_spare(trial, f"machine {m.name} given up at {time.strftime('%H:%M:%S')}; "
+                                           f"attempt {trial.spare['attempt'] + 1} counts")
+            else:
+                self.requeue(trial, f"machine {m.name} lost at {time.strftime('%H:%M:%S')}")
         m.assigned.clear()
 
     def requeue(self, trial: Trial, why: str) -> None:
         """Run a trial again elsewhere with the same parameters (not a new trial for the budget)."""
         self.release(trial)
+        fresh = self._next_attempt(trial)      # an attempt number no earlier run (a spare) used
+        if trial.attempt + 1 < RETRY_LIMIT:
+            trial.attempt = fresh - 1          # the book's restart makes it ``fresh``
         self.c.book.requeue(trial, why, RETRY_LIMIT)
         self.c.wake.notify_all()
 
@@ -415,7 +617,11 @@ class AgentHub:
                 if trial.status in ACTIVE and trial.sent:
                     self.c.book.finish(trial, "USER_CANCELED", "experiment stopped", now_ms())
         if self.c.service is not None:
-            self.c.service.stop()
+            failures = self.c.service.stop() or {}
+            data = cleanup_record.record(self.c.exp_dir, failures,
+                                         cleaned=[m for m in self.machines if m not in failures])
+            if data:
+                self.c.errors.append(cleanup_record.describe(data))
 
 
 _REST_KEYS = (("timestamp", "timestamp"), ("trial_id", "trialJobId"), ("parameter_id", "parameterId"),

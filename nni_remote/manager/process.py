@@ -213,7 +213,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m nni_remote.manager")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--experiment-id", required=True)
-    parser.add_argument("--action", choices=("create", "resume", "view"), default="create")
+    parser.add_argument("--action", choices=("create", "resume", "view", "cleanup"), default="create",
+                        help="cleanup: retry the host cleanup a stop left pending, then exit (0: none left)")
     parser.add_argument("--experiments-directory", required=True)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--foreground", action="store_true")
@@ -222,6 +223,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--also-listen", action="append", default=[],
                         help="another address to listen on (remote agents in direct mode reach nni_manager_ip)")
     args = parser.parse_args(argv)
+    if args.action == "cleanup":
+        from nni_remote.manager.cleanup import retry_pending
+        exp_dir = os.path.join(args.experiments_directory, args.experiment_id)
+        logging.basicConfig(level=logging.WARNING)
+        return 6 if retry_pending(exp_dir, args.experiment_id) else 0
     try:
         proc = ManagerProcess(exp_id=args.experiment_id, experiments_dir=args.experiments_directory,
                               action=args.action, port=args.port, host=args.host, foreground=args.foreground, log_level=args.log_level,

@@ -1,7 +1,11 @@
 """Placement: which machine (and which GPUs) a waiting trial goes to, or why it waits.
 
-Pure logic over :class:`Machine` states; no I/O. Trials without GPUs spread over
-machines by free slots. Trials with ``trial_gpu_number`` GPUs get GPUs that are
+Pure logic over :class:`Machine` states; no I/O. With ``placement: spread`` (the
+default) a trial goes to the least-loaded machine (fewest trials per slot), ties
+broken by a rotating turn so that concurrent trials land on different machines;
+while other machines are still starting, a ready machine takes no more than its
+fair share, so the first machine up does not receive every initial trial. With
+``placement: pack`` a trial goes to the busiest machine that still has room. Trials with ``trial_gpu_number`` GPUs get GPUs that are
 allowed (``gpu_indices``), below ``max_trial_number_per_gpu`` and, unless
 ``use_active_gpu``, not busy with someone else's process (NNI-REFERENCE §6.5).
 When nothing fits, :func:`place` returns the reason, naming each machine.
@@ -33,6 +37,7 @@ class Machine:
     assigned: dict[str, list[int]] = field(default_factory=dict)   # trial id -> GPU indices
     start_failures: int = 0
     info: dict[str, Any] = field(default_factory=dict)
+    order: int = 0                     # position in the machine list (for the rotating tie-break)
 
     @property
     def name(self) -> str:
@@ -61,11 +66,16 @@ def _since(ts: float) -> str:
     return time.strftime("%H:%M:%S", time.localtime(ts))
 
 
+STARTING_GRACE = 30.0                  # seconds a ready machine waits for starting ones before taking more
+
+
 def _unavailable(m: Machine) -> Optional[str]:
     if m.state == "ready":
         return None
-    if m.state == "lost":
+    if m.state == "unreachable":
         return f"{m.name}: unreachable since {_since(m.since)}"
+    if m.state == "lost":
+        return f"{m.name}: given up at {_since(m.since)} ({m.error or 'unreachable'})"
     if m.state == "drained":
         return f"{m.name}: drained ({m.error or 'trials kept failing at start-up'})"
     if m.state == "failed":
@@ -96,9 +106,33 @@ def free_gpus(m: Machine) -> tuple[list[int], list[str]]:
     return free, notes
 
 
-def place(machines: list[Machine], gpu_number: Optional[int]) -> Union[Placement, str]:
-    """Pick a machine (and GPUs) for one trial, or return why it has to wait."""
+def _fair_share(machines: list[Machine], wanted: int) -> Optional[int]:
+    """While machines are still starting (spread): the most trials one ready machine should take."""
+    now = time.time()
+    starting = [m for m in machines if m.state == "starting" and now - m.since < STARTING_GRACE]
+    if not starting:
+        return None
+    coming = [m for m in machines if m.state in ("ready", "starting")]
+    return max(1, wanted // max(1, len(coming)))  # rounded down: the remainder waits for the late machines
+
+
+def _rank(m: Machine, turn: int, count: int, pack: bool) -> tuple[float, int]:
+    load = len(m.assigned) / max(1, m.spec.slots)
+    rotation = (m.order - turn) % max(1, count)
+    return (-load if pack else load, rotation)
+
+
+def place(machines: list[Machine], gpu_number: Optional[int], *, placement: str = "spread", turn: int = 0,
+          wanted: int = 0) -> Union[Placement, str]:
+    """Pick a machine (and GPUs) for one trial, or return why it has to wait.
+
+    ``turn`` rotates the tie-break (the caller increases it after each
+    placement); ``wanted`` is how many trials should run at once (for the fair
+    share while machines start).
+    """
     reasons: list[str] = []
+    pack = placement == "pack"
+    share = None if pack else _fair_share(machines, wanted)
     if not gpu_number:
         best: Optional[Machine] = None
         for m in machines:
@@ -109,7 +143,9 @@ def place(machines: list[Machine], gpu_number: Optional[int]) -> Union[Placement
             free = m.spec.slots - len(m.assigned)
             if free <= 0:
                 reasons.append(f"{m.name}: {len(m.assigned)}/{m.spec.slots} slots busy")
-            elif best is None or free > best.spec.slots - len(best.assigned):
+            elif share is not None and len(m.assigned) >= share:
+                reasons.append(f"{m.name}: has its share ({len(m.assigned)}) while other machines start")
+            elif best is None or _rank(m, turn, len(machines), pack) < _rank(best, turn, len(machines), pack):
                 best = m
         if best is not None:
             return Placement(best, [] if gpu_number == 0 else None)
@@ -132,7 +168,7 @@ def place(machines: list[Machine], gpu_number: Optional[int]) -> Union[Placement
             detail = f"{len(usable)} free" + (f" ({'; '.join(notes)})" if notes else "")
             reasons.append(f"{m.name}: {detail}")
     if candidates:
-        candidates.sort(key=lambda c: -c[0])
+        candidates.sort(key=lambda c: (-c[0], _rank(c[1], turn, len(machines), pack)[1]))
         _, machine, gpus = candidates[0]
         return Placement(machine, gpus)
     return f"waiting: needs {gpu_number} GPU{'s' if gpu_number > 1 else ''}; " + "; ".join(reasons)

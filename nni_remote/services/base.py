@@ -67,6 +67,8 @@ class MachineSpec:
     address: str = "localhost"
     auto_slots: bool = False              # slots follow trial_concurrency (no explicit per-machine limit)
     gpus_by_platform: bool = False        # the platform (e.g. Slurm's --gres) places GPUs, not the manager
+    unreachable_after: Optional[float] = None   # seconds without a sync before "unreachable" (None: default)
+    give_up_after: Optional[float] = None       # seconds unreachable before its trials' attempts are abandoned
 
 
 @dataclass
@@ -151,8 +153,21 @@ class TrainingService(ABC):
         return self.launch_machine(name, head)
 
     @abstractmethod
-    def stop(self) -> None:
-        """Leave no agent or trial process behind and close connections (after the shutdown command)."""
+    def stop(self) -> Optional[dict[str, str]]:
+        """Leave no agent or trial process behind and close connections (after the shutdown command).
+
+        Returns ``{machine: why}`` for machines whose cleanup could not be done
+        (unreachable), or None/{} when every machine is clean; the manager
+        records the failures and later commands retry them.
+        """
+
+    def clean_machine(self, name: str) -> Optional[str]:
+        """End what this experiment left on one machine and disconnect; None when clean, else why not.
+
+        Used to finish a ``stop`` that could not reach the machine (recorded by the
+        manager, retried by later commands). Default: nothing to clean.
+        """
+        return None
 
     def describe(self, name: str) -> dict[str, Any]:
         """Extra per-machine facts for REST (probe results, addresses); no I/O."""

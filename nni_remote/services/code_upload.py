@@ -7,6 +7,7 @@ it is not sent it again — across resumes and across experiments.
 from __future__ import annotations
 
 import fnmatch
+import gzip
 import hashlib
 import io
 import os
@@ -80,7 +81,9 @@ def pack_code(root: str) -> CodePackage:
                                     "read them from a path on the machines instead")])
     digest = hashlib.sha256()
     buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz", compresslevel=6) as tar:
+    # gzip's header holds a time: fixed at 0, the same code packs to the same bytes (the host cache checks them)
+    with gzip.GzipFile(fileobj=buf, mode="wb", compresslevel=6, mtime=0) as gz, \
+            tarfile.open(fileobj=gz, mode="w") as tar:
         for rel, full in entries:
             mode = 0o755 if os.access(full, os.X_OK) else 0o644
             with open(full, "rb") as f:

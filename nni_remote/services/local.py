@@ -7,16 +7,18 @@ re-attaches them.
 """
 from __future__ import annotations
 
-import glob
 import json
+import logging
 import os
-import signal
 import subprocess
 import sys
 import threading
 from typing import TYPE_CHECKING, Optional
 
 import psutil
+
+from trial_agent import procid
+from trial_agent.cleanup import STOPPED, cleanup
 
 from nni_remote.config.training_service import LocalConfig
 from nni_remote.services.base import (FileChunk, HeadInfo, MachineSpec, TrainingService, TrialFile, TrialPaths,
@@ -69,15 +71,14 @@ class LocalTrainingService(TrainingService):
                             auto_slots=True)]
 
     def _running_agent(self) -> Optional[psutil.Process]:
+        """The agent recorded in agent.pid if it is still that process (pid, start time, boot id)."""
+        info = procid.read_identity(os.path.join(self.agent_dir, "agent.pid"))
+        if not info or not procid.is_same(info):
+            return None
         try:
-            with open(os.path.join(self.agent_dir, "agent.pid")) as f:
-                proc = psutil.Process(int(f.read().strip()))
-            cmd = " ".join(proc.cmdline())
-            if proc.status() != psutil.STATUS_ZOMBIE and ("agent-" in cmd or "trial_agent" in cmd):
-                return proc
-        except (OSError, ValueError, psutil.Error):
-            pass
-        return None
+            return psutil.Process(int(info["pid"]))
+        except (psutil.Error, ValueError):
+            return None
 
     def launch_machine(self, name: str, head: HeadInfo) -> Optional[Exception]:
         with self._lock:
@@ -87,6 +88,10 @@ class LocalTrainingService(TrainingService):
 
     def _launch_locked(self, head: HeadInfo) -> Optional[Exception]:
         write_head_file(self.agent_dir, head)
+        try:
+            os.unlink(os.path.join(self.agent_dir, STOPPED))  # a resumed experiment's agent may start again
+        except FileNotFoundError:
+            pass
         if self._running_agent() is not None:
             return None  # re-attach: it re-reads head.json
         pyz = write_agent(os.path.join(self.exp_dir, "agents"))
@@ -127,9 +132,19 @@ class LocalTrainingService(TrainingService):
         return read_local_chunk(self._file(machine, trial_id, name), size, start)
 
     def stop(self) -> None:
-        """Wait for the agent to exit after its shutdown command; end it and any trial left if it does not."""
+        """Wait for the agent to exit after its shutdown command; end it and anything its trials left.
+
+        Trials and the processes they daemonised are ended by ``trial_agent.cleanup``: only
+        processes proven ours (pid + start time + boot id, or the run's environment marker).
+        """
         with self._lock:
             self._stopped = True
+        self._wait_agent()
+        report = cleanup(self.exp_dir, self.agent_dir, wait=5.0)
+        if report["left"]:
+            logging.getLogger("nni_remote.local").error("processes left after stop: %s", report["left"])
+
+    def _wait_agent(self) -> None:
         proc = self._running_agent()
         if proc is not None:
             try:
@@ -142,24 +157,6 @@ class LocalTrainingService(TrainingService):
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=5)
-        self._kill_left_trials()
-
-    def _kill_left_trials(self) -> None:
-        """Kill the process group of every trial whose recorded pid still names the same process."""
-        for path in glob.glob(os.path.join(self.exp_dir, "trials", "*", ".agent*", "pid.json")):
-            try:
-                with open(path) as f:
-                    info = json.load(f)
-                pid, start = int(info["pid"]), info.get("start")
-                with open(f"/proc/{pid}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-            except (OSError, ValueError, KeyError, TypeError, IndexError):
-                continue
-            if start is not None and fields and fields[0] not in ("Z", "X") and fields[19] == start:
-                try:
-                    os.killpg(pid, signal.SIGKILL)
-                except OSError:
-                    pass
 
 
 register_platform(LocalTrainingService)

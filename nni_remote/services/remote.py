@@ -14,6 +14,7 @@ it connects to ``http://<nni_manager_ip>:<port>`` directly.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import posixpath
@@ -34,6 +35,8 @@ if TYPE_CHECKING:  # the SSH layer (paramiko) is imported when a service is buil
     from nni_remote.config.experiment import ExperimentConfig
     from nni_remote.services.ssh import SshConnection
 
+STOPPED_MARK = "stopped"          # trial_agent/cleanup.py: an agent that sees it ends its trials
+
 log = logging.getLogger("nni_remote.remote")
 
 
@@ -48,6 +51,7 @@ class RemoteMachine:
     python: str = "python3"
     facts: dict[str, Any] = field(default_factory=dict)
     tunnel_port: int = 0
+    pyz: str = ""                     # the agent zipapp in the host's cache, once uploaded
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -72,6 +76,25 @@ def machine_names(machines: list[Any]) -> list[str]:
         if names.count(name) > 1:
             names[i] = f"{name}#{i}"
     return names
+
+
+def _seconds(value: Any) -> Optional[float]:
+    from nni_remote.config.units import parse_time
+    return None if value is None else float(parse_time(value))
+
+
+def _space_error(rm: RemoteMachine, needed: int) -> Optional[SshError]:
+    """A clear error if the host's cache has less free space than ``needed`` bytes, else None."""
+    try:
+        df = rm.conn.run(f"df -Pk {shlex.quote(rm.cache)} 2>/dev/null | tail -n 1", timeout=15, check=False)
+        free = int(df.stdout.split()[3]) * 1024
+    except (SshError, IndexError, ValueError):
+        return None
+    if free >= needed + (1 << 16):
+        return None
+    shown = rm.cache.replace(rm.home, "~", 1) if rm.home else rm.cache
+    return SshError(rm.name, f"no space left on {shown} (needs {max(1, -(-needed // 2**20))} MB, "
+                             f"{free / 2**20:.1f} MB free); free some space there, the next try uploads again")
 
 
 def _path_prefix(python_path: Optional[str]) -> str:
@@ -115,25 +138,31 @@ class RemoteTrainingService(TrainingService):
     # -- protocol ----------------------------------------------------------------
     def machines(self) -> list[MachineSpec]:
         specs = []
+        ts = self.config.training_service
+        assert isinstance(ts, RemoteConfig)
         for name, rm in self.machines_by_name.items():
             m = rm.config
             slots = m.max_trial_number or self.concurrency or 1
             specs.append(MachineSpec(name=name, slots=slots, gpu_indices=cast(Optional[list[int]], m.gpu_indices),
                                      max_trial_number_per_gpu=m.max_trial_number_per_gpu,
                                      use_active_gpu=bool(m.use_active_gpu), address=m.host or name,
-                                     auto_slots=m.max_trial_number is None))
+                                     auto_slots=m.max_trial_number is None,
+                                     unreachable_after=_seconds(m.unreachable_after or ts.unreachable_after),
+                                     give_up_after=_seconds(m.give_up_after or ts.give_up_after)))
         return specs
 
     def launch_machine(self, name: str, head: HeadInfo) -> Optional[Exception]:
         return self._launch_one(self.machines_by_name[name], head)
 
     def alive(self, name: str) -> bool:
+        """Whether this experiment's agent runs there: pid, start time and boot id all match (never a bare pid)."""
         rm = self.machines_by_name[name]
-        if not rm.home:
+        if not rm.home or not rm.pyz:
             return False
         agent_dir = posixpath.join(rm.exp_dir(self.exp_id), "agent")
+        q = shlex.quote
         try:
-            result = rm.conn.run(f"kill -0 $(cat {shlex.quote(agent_dir)}/agent.pid 2>/dev/null) 2>/dev/null",
+            result = rm.conn.run(f"{_path_prefix(rm.config.python_path)}python3 {q(rm.pyz)} alive --dir {q(agent_dir)}",
                                  timeout=8, check=False)
         except SshError:
             return False
@@ -172,39 +201,55 @@ class RemoteTrainingService(TrainingService):
         rm = self.machines_by_name[name]
         return {"host": rm.config.host, "user": rm.config.user, **rm.facts}
 
-    def stop(self) -> None:
-        """Kill whatever the agent left (by the pids it recorded), close tunnels and connections.
+    def clean_machine(self, name: str) -> Optional[str]:
+        """End this experiment's agent and trials on one host; None when nothing is left, else why not.
 
-        A launch still in flight on a machine finishes first (the machine's lock), so an
-        agent it starts is killed too; no launch starts an agent after this.
+        Runs ``agent.pyz cleanup`` there (uploading the agent first if the cache
+        lacks it): every process it ends is proven to be ours (pid + start time +
+        boot id, or the run's environment marker); finished trials are never
+        signalled. A running agent that sees the ``stopped`` mark ends its trials.
+        """
+        rm = self.machines_by_name[name]
+        with rm.lock:  # a launch in flight finishes first, so an agent it starts is ended too
+            try:
+                return self._clean(rm)
+            finally:
+                rm.conn.close()
+
+    def _clean(self, rm: RemoteMachine) -> Optional[str]:
+        q = shlex.quote
+        try:
+            rm.conn.connect()
+            where = rm.conn.run(f"printf '%s\\n' \"$HOME\"; [ -d \"$HOME\"/nni-remote/{q(self.exp_id)} ] && "
+                                "echo has-exp; umask 077; mkdir -p \"$HOME\"/.nni-remote; exit 0",
+                                timeout=15).stdout.split("\n")
+            rm.home = rm.home or where[0].strip()
+            if "has-exp" not in where:
+                return None                   # nothing of this experiment ever reached the host
+            if not rm.pyz:
+                self._upload_agent(rm)
+            result = rm.conn.run(f"{_path_prefix(rm.config.python_path)}python3 {q(rm.pyz)} cleanup "
+                                 f"--exp-dir {q(rm.exp_dir(self.exp_id))}", timeout=30, check=False)
+        except SshError as exc:
+            return str(exc)
+        if result.exit_code != 0:
+            return f"{rm.name}: processes still running after cleanup: {result.stdout.strip() or result.stderr.strip()}"
+        return None
+
+    def stop(self) -> dict[str, str]:
+        """Clean every host (see :meth:`clean_machine`), close tunnels and connections.
+
+        No launch starts an agent after this. Returns ``{machine: why its cleanup is
+        still pending}`` for the hosts that could not be cleaned (unreachable); the
+        manager records them for retry.
         """
         self._stopped = True
-
-        def clean(rm: RemoteMachine) -> None:
-            with rm.lock:
-                clean_locked(rm)
-
-        def clean_locked(rm: RemoteMachine) -> None:
-            if not rm.home:
-                rm.conn.close()
-                return
-            base = shlex.quote(rm.exp_dir(self.exp_id))
-            script = (f"cd {base} 2>/dev/null || exit 0; "
-                      "for f in trials/*/.agent*/pid.json; do [ -f \"$f\" ] || continue; "
-                      "p=$(sed -n 's/.*\"pid\": *\\([0-9]*\\).*/\\1/p' \"$f\"); "
-                      "[ -n \"$p\" ] && kill -KILL -\"$p\" 2>/dev/null; done; "
-                      # the agent, also one just started that has not written agent.pid yet (launch.pid is
-                      # the pid the launch started; it must still be that agent: its argv names this dir)
-                      "for a in $(cat agent/agent.pid agent/launch.pid 2>/dev/null); do "
-                      "grep -q -- \"$PWD/agent\" /proc/\"$a\"/cmdline 2>/dev/null && kill -KILL \"$a\" 2>/dev/null; "
-                      "done; rm -f agent/head.json agent/launch.pid; exit 0")
-            try:
-                rm.conn.run(script, timeout=15, check=False)
-            except SshError as exc:
-                log.warning("%s: cleanup failed: %s", rm.name, exc)
-            rm.conn.close()
         with ThreadPoolExecutor(max_workers=min(32, len(self.machines_by_name) or 1)) as pool:
-            list(pool.map(clean, self.machines_by_name.values()))
+            results = list(pool.map(self.clean_machine, self.machines_by_name))
+        pending = {rm.name: why for rm, why in zip(self.machines_by_name.values(), results) if why}
+        for name, why in pending.items():
+            log.warning("%s: cleanup pending: %s", name, why)
+        return pending
 
     # -- launching one machine ------------------------------------------------------
     def _code_package(self) -> CodePackage:
@@ -238,39 +283,59 @@ class RemoteTrainingService(TrainingService):
         log.info("%s: python %s, nni %s, %s free in %s", rm.name, rm.facts["python"],
                  facts.nni_version or "absent (built-in module used)",
                  f"{(facts.disk_free_bytes or 0) / 2**30:.1f} GiB", facts.home)
-        pyz_data, pyz_hash = agent_zipapp()
         code = self._code_package()
         exp = rm.exp_dir(self.exp_id)
         agent_dir = posixpath.join(exp, "agent")
-        pyz = posixpath.join(rm.cache, f"agent-{pyz_hash[:16]}.pyz")
-        tarball = posixpath.join(rm.cache, f"code-{code.digest[:16]}.tar.gz")
         q = shlex.quote
-        check = conn.run(f"umask 077; mkdir -p {q(rm.cache)} {q(agent_dir)} {q(exp)}/trials && "
-                         f"for f in {q(pyz)} {q(tarball)}; do [ -s \"$f\" ] && echo \"have $f\"; done; "
-                         f"a=$(cat {q(agent_dir)}/agent.pid 2>/dev/null) && kill -0 \"$a\" 2>/dev/null "
-                         f"&& echo agent-alive; exit 0", timeout=20)
-        have = check.stdout
-        uploads = 0
-        if f"have {pyz}" not in have:
-            conn.put_bytes(pyz_data, pyz, mode=0o600, timeout=60)
-            uploads += 1
-        if f"have {tarball}" not in have:
-            conn.put_bytes(code.data, tarball, mode=0o600, timeout=300)
-            uploads += 1
+        made = conn.run(f"umask 077; mkdir -p {q(rm.cache)} {q(agent_dir)} {q(exp)}/trials && "
+                        f"rm -f {q(agent_dir)}/{STOPPED_MARK}", timeout=20, check=False)
+        if made.exit_code != 0:
+            raise SshError(rm.name, f"cannot create {rm.cache} and {exp}: "
+                                    f"{(made.stderr.strip().splitlines() or ['mkdir failed'])[-1]} (is the home writable?)")
+        uploads = self._upload_agent(rm)
+        tarball = posixpath.join(rm.cache, f"code-{code.digest[:16]}.tar.gz")
+        uploads += self._upload_cached(rm, code.data, tarball, timeout=300)
         rm.facts["uploads"] = uploads
-        log.info("%s: uploaded %d file(s) (agent %s, code %s: %d files)", rm.name, uploads, pyz_hash[:12],
-                 code.digest[:12], code.files)
+        log.info("%s: uploaded %d file(s) (code %s: %d files)", rm.name, uploads, code.digest[:12], code.files)
         prefix = _path_prefix(rm.config.python_path)
-        conn.run(f"{prefix}python3 {q(pyz)} extract {q(tarball)} {q(exp)}/code {q(code.digest)}", timeout=120)
+        state = conn.run(f"{prefix}python3 {q(rm.pyz)} extract {q(tarball)} {q(exp)}/code {q(code.digest)} && "
+                         f"{{ python3 {q(rm.pyz)} alive --dir {q(agent_dir)} && echo agent-alive; exit 0; }}",
+                         timeout=120)
         self._write_head(rm, head, agent_dir)
-        if "agent-alive" in have:
+        if "agent-alive" in state.stdout:
             log.info("%s: re-attached to the running agent", rm.name)
             return
         # The whole background job has its fds redirected before anything runs, so nothing it
         # starts can hold the SSH channel open (TESTING.md gotcha 8).
-        conn.run(f"( cd {q(agent_dir)} && {prefix}exec setsid nohup python3 {q(pyz)} --dir {q(agent_dir)} "
+        conn.run(f"( cd {q(agent_dir)} && {prefix}exec setsid nohup python3 {q(rm.pyz)} --dir {q(agent_dir)} "
                  f"--machine {q(rm.name)} ) >>{q(agent_dir)}/agent.log 2>&1 </dev/null & "
                  f"echo $! >{q(agent_dir)}/launch.pid; exit 0", timeout=20)
+
+    def _upload_agent(self, rm: RemoteMachine) -> int:
+        pyz_data, pyz_hash = agent_zipapp()
+        pyz = posixpath.join(rm.cache, f"agent-{pyz_hash[:16]}.pyz")
+        uploaded = self._upload_cached(rm, pyz_data, pyz, timeout=60)
+        rm.pyz = pyz
+        return uploaded
+
+    @staticmethod
+    def _upload_cached(rm: RemoteMachine, data: bytes, path: str, timeout: float) -> int:
+        """Put ``data`` at ``path`` in the host's cache unless a file with the same SHA-256 is there.
+
+        The upload itself is verified (see ``SshConnection.put_bytes``); a failure
+        on a full disk says how much space is needed and free. Returns 1 if uploaded.
+        """
+        q = shlex.quote
+        sha = hashlib.sha256(data).hexdigest()
+        have = rm.conn.run(f"sha256sum {q(path)} 2>/dev/null || shasum -a 256 {q(path)} 2>/dev/null; exit 0",
+                           timeout=60, check=False)
+        if have.stdout.split()[:1] == [sha]:
+            return 0
+        try:
+            rm.conn.put_bytes(data, path, mode=0o600, timeout=timeout)
+        except SshError as exc:
+            raise _space_error(rm, len(data)) or exc
+        return 1
 
     def _write_head(self, rm: RemoteMachine, head: HeadInfo, agent_dir: str) -> None:
         if self.direct_ip:

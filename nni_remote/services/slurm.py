@@ -114,18 +114,17 @@ class SshSlurmService(RemoteTrainingService):
                           posixpath.join(agent_dir, SETTINGS_FILE), mode=0o600, timeout=30)
         super()._write_head(rm, head, agent_dir)
 
-    def stop(self) -> None:
+    def _clean(self, rm: RemoteMachine) -> Optional[str]:
         """Cancel every job the agent recorded that is still queued or running, then clean up as remote does."""
-        for rm in self.machines_by_name.values():
-            if not rm.home:
-                continue
-            base = shlex.quote(rm.exp_dir(self.exp_id))
-            try:
-                rm.conn.run(f"cd {base} 2>/dev/null || exit 0; ids=$({_OUR_JOBS.format(agent='agent')}); "
-                            "[ -n \"$ids\" ] && scancel $ids 2>/dev/null; exit 0", timeout=30, check=False)
-            except SshError as exc:
-                log.warning("%s: scancel of leftover jobs failed: %s", rm.name, exc)
-        super().stop()
+        base = "\"$HOME\"/nni-remote/" + shlex.quote(self.exp_id)   # also from a later process (no rm.home yet)
+        try:
+            rm.conn.connect()
+            rm.conn.run(f"cd {base} 2>/dev/null || exit 0; ids=$({_OUR_JOBS.format(agent='agent')}); "
+                        "[ -n \"$ids\" ] && scancel $ids 2>/dev/null; exit 0", timeout=30, check=False)
+        except SshError as exc:
+            log.warning("%s: scancel of leftover jobs failed: %s", rm.name, exc)
+            return f"scancel of leftover jobs failed: {exc}"
+        return super()._clean(rm)
 
 
 class LocalSlurmService(LocalTrainingService):

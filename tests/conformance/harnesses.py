@@ -85,7 +85,7 @@ class LocalHarness(Harness):
 
     def kill_agent(self, head: Head, machine: str) -> None:
         with open(os.path.join(head.exp_dir, "agents", machine, "agent.pid")) as f:
-            os.kill(int(f.read().strip()), signal.SIGKILL)
+            os.kill(int(json.load(f)["pid"]), signal.SIGKILL)   # agent.pid: {"pid", "start", "boot"}
 
     def leftovers(self, head: Head) -> List[str]:
         return processes_of(head)
@@ -111,7 +111,8 @@ class RemoteHarness(Harness):
 
     def kill_agent(self, head: Head, machine: str) -> None:
         path = f"nni-remote/{head.controller.id}/agent/agent.pid"
-        self.rig.run_on(self._host(head, machine), f"kill -KILL $(cat {path})")
+        pid = json.loads(self.rig.run_on(self._host(head, machine), f"cat {path}"))["pid"]
+        self.rig.run_on(self._host(head, machine), f"kill -KILL {int(pid)}")
 
     def leftovers(self, head: Head) -> List[str]:
         from tests.integration.remote.remote_helpers import leftover

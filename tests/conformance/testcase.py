@@ -54,8 +54,8 @@ class TrainingServiceTestCase:
     @pytest.fixture
     def head_for(self, harness: Harness, tmp_path: Any, monkeypatch: Any) -> Any:
         """``head_for(sleep=[..], x=[..], exit=[..])``: a started experiment running that grid."""
-        monkeypatch.setattr(agents, "SUSPECT_AFTER", 1.0)  # notice a dead agent within seconds
-        monkeypatch.setattr(agents, "LOST_AFTER", 3.0)
+        monkeypatch.setattr(agents, "UNREACHABLE_AFTER", 3.0)  # notice a dead agent within seconds
+        monkeypatch.setattr(agents, "GIVE_UP_AFTER", 6.0)
         code = tmp_path / "code"
         code.mkdir()
         (code / "trial.py").write_text(TRIAL)

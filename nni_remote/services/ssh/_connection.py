@@ -20,10 +20,12 @@ passphrases never appear in logs or error messages.
 from __future__ import annotations
 
 import errno
+import hashlib
 import io
 import logging
 import secrets
 import select
+import shlex
 import socket
 import threading
 import time
@@ -383,14 +385,31 @@ class SshConnection:
 
     def put_bytes(self, data: bytes, remote_path: str, mode: int = 0o600, *,
                   timeout: Optional[float] = None) -> None:
-        """Write ``data`` to ``remote_path`` atomically (temp file + rename), created with ``mode``."""
+        """Write ``data`` to ``remote_path`` atomically (temp file + rename), created with ``mode``.
+
+        Every write's result is checked, and the temp file's size and SHA-256 are
+        compared on the host before the rename: a full disk or a cut connection
+        never leaves a truncated file under ``remote_path``.
+        """
         self._put(io.BytesIO(data), remote_path, mode, timeout)
 
     def put_file(self, local_path: str, remote_path: str, mode: int = 0o600, *,
                  timeout: Optional[float] = None) -> None:
-        """Upload a local file to ``remote_path`` atomically, created with ``mode``."""
+        """Upload a local file to ``remote_path`` atomically and verified (see :meth:`put_bytes`)."""
         with open(local_path, "rb") as fh:
             self._put(fh, remote_path, mode, timeout)
+
+    def _verify_remote(self, path: str, size: int, digest: str, sftp: paramiko.SFTPClient, deadline: float) -> None:
+        """Raise SshError unless the file at ``path`` on the host has ``size`` bytes and SHA-256 ``digest``."""
+        got = sftp.stat(path).st_size
+        if got != size:
+            raise SshError(self.name, f"{path}: wrote {size} bytes but the host has {got}")
+        q = shlex.quote(path)
+        result = self.run(f"sha256sum {q} 2>/dev/null || shasum -a 256 {q}", check=False,
+                          timeout=max(1.0, deadline - time.monotonic()))
+        if result.stdout.split()[:1] != [digest]:
+            raise SshError(self.name, f"{path}: content differs on the host after upload "
+                                      f"({first_line(result.stderr) or 'SHA-256 mismatch'})")
 
     def _put(self, source: Any, remote_path: str, mode: int, timeout: Optional[float]) -> None:
         timeout = self.op_timeout if timeout is None else timeout
@@ -400,6 +419,7 @@ class SshConnection:
             t, sftp = self._sftp(deadline, timeout)
             tmp = f"{remote_path}.nrtmp-{secrets.token_hex(4)}"
             try:
+                hasher, size = hashlib.sha256(), 0
                 with sftp.open(tmp, "wb") as fh:
                     fh.chmod(mode)  # before any byte is written
                     fh.set_pipelined(True)
@@ -408,6 +428,11 @@ class SshConnection:
                         if not chunk:
                             break
                         fh.write(chunk)
+                        hasher.update(chunk)
+                        size += len(chunk)
+                    fh.flush()
+                    _check_pipelined_writes(sftp, fh)
+                self._verify_remote(tmp, size, hasher.hexdigest(), sftp, deadline)
                 try:
                     sftp.posix_rename(tmp, remote_path)
                 except OSError:
@@ -545,6 +570,18 @@ def _send_stdin(chan: paramiko.Channel, data: bytes) -> None:
             message.add_string(bytes(view[:size]))
             chan.transport._send_user_message(message)
         view = view[size:]
+
+
+def _check_pipelined_writes(sftp: paramiko.SFTPClient, fh: paramiko.SFTPFile) -> None:
+    """Read the status of every pipelined write still unanswered, raising the first error.
+
+    paramiko registers pipelined writes without an owner, so ``close()`` reads
+    their replies and drops any error (a full disk reports success). Waiting for
+    each request by number makes paramiko convert its status into an IOError.
+    """
+    pending = fh._reqs
+    while pending:
+        sftp._read_response(pending.popleft())
 
 
 def _wait_readable(fileno: int, seconds: float) -> None:

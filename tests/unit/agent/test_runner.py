@@ -108,3 +108,11 @@ def test_kill_and_reattach_after_an_agent_restart(tmp_path):
     assert events[-1]["killed"] == "user" and events[-1]["exit_code"] is None
     assert len(metric_values(events)) == 4   # nothing read twice after the restart
     first.proc.wait()
+
+
+def test_trial_id_is_the_rest_id_on_every_attempt(tmp_path):
+    s = spec(tmp_path)
+    s.update(run_id="Abcde.3", attempt=3)
+    runner = TrialRunner(s, shim_dir=SHIM)
+    env = runner._environment()
+    assert env["NNI_TRIAL_JOB_ID"] == "Abcde" and env["NNI_REMOTE_TRIAL_ATTEMPT"] == "4"

@@ -83,7 +83,7 @@ def test_messages_name_each_machine_and_reason():
     assert isinstance(message, str)
     assert "needs 2 GPUs" in message and "host-a: 0 free" in message and "GPU 0 full" in message
     assert "host-b: 1 free" in message and "GPU 0 used by another process (bob's)" in message
-    assert "host-c: unreachable since" in message
+    assert "host-c: given up at" in message
 
 
 def test_no_gpu_trials_spread_by_free_slots_and_zero_gpus_hide_them():
@@ -107,3 +107,31 @@ def test_impossible_gpu_request_is_reported():
     assert impossible(ms, 2) is None
     reason = impossible(ms, 3)
     assert reason and "trial_gpu_number is 3" in reason and "a: 1" in reason
+
+
+def test_spread_rotates_ties_and_pack_fills_one_machine_first():
+    ms = [Machine(MachineSpec(f"m{i}", slots=4), state="ready", order=i) for i in range(3)]
+    firsts = []
+    for turn in range(3):                     # an idle cluster: each new turn starts on another machine
+        firsts.append(place(ms, None, turn=turn).machine.name)
+    assert sorted(firsts) == ["m0", "m1", "m2"]
+    for i in range(3):                        # concurrent trials land on different machines
+        place(ms, None, turn=i).machine.assigned[str(i)] = []
+    assert all(len(m.assigned) == 1 for m in ms)
+    packed = [Machine(MachineSpec(f"p{i}", slots=2), state="ready", order=i) for i in range(2)]
+    for i in range(3):
+        place(packed, None, placement="pack", turn=i).machine.assigned[str(i)] = []
+    assert sorted(len(m.assigned) for m in packed) == [1, 2]
+
+
+def test_first_ready_machine_takes_only_its_share_while_others_start():
+    ms = [Machine(MachineSpec("a", slots=6), state="ready"),
+          Machine(MachineSpec("b", slots=6), state="starting", order=1),
+          Machine(MachineSpec("c", slots=6), state="starting", order=2)]
+    for i in range(2):
+        place(ms, None, wanted=6, turn=i).machine.assigned[str(i)] = []
+    reason = place(ms, None, wanted=6)
+    assert isinstance(reason, str) and "a: has its share (2)" in reason and "b: agent starting" in reason
+    ms[1].state = "failed"                    # a machine that cannot start no longer holds the others back
+    ms[2].state = "failed"
+    assert place(ms, None, wanted=6).machine.name == "a"
