@@ -13,6 +13,9 @@ def main(argv=None):
     if argv and argv[0] == "extract":
         from trial_agent.tools import main as tools_main
         return tools_main(argv)
+    if argv and argv[0] in ("read", "ls"):
+        from trial_agent.files import main as files_main
+        return files_main(argv)
     parser = argparse.ArgumentParser(prog="trial_agent")
     parser.add_argument("--dir", required=True, help="agent directory (holds head.json, spool, logs)")
     parser.add_argument("--machine", required=True, help="machine name assigned by the manager")

@@ -27,7 +27,6 @@ from nni_remote.manager.updates import preflight
 from nni_remote.services.base import HeadInfo, TrainingService
 
 log = logging.getLogger("nni_remote.manager")
-MAX_TRIAL_FILE = 16 * 1024 * 1024
 
 
 def make_service(config: Any, exp_dir: str, exp_id: str) -> TrainingService:
@@ -58,11 +57,10 @@ class ManagerProcess:
         self.agent_token = secrets.token_urlsafe(32)
         self.controller: Optional[Controller] = None
         self._lock = threading.Lock()
-        for sub in ("log", "db", "checkpoint", "trials"):
-            os.makedirs(os.path.join(self.exp_dir, sub), exist_ok=True)
+        make_private(self.exp_dir, ("log", "db", "checkpoint", "trials"))
         _setup_logging(os.path.join(self.exp_dir, "log", "nnimanager.log"), foreground, log_level)
-        from nni_remote.server import access  # portal/REST token when listening beyond loopback
-        self.portal_token = access.setup_token([host] + self.extra_hosts, self.exp_dir)
+        from nni_remote.server import access  # the REST/portal token (server/access.py)
+        self.portal_token: str = access.setup_token([host] + self.extra_hosts, self.exp_dir)
         self.store = Store(os.path.join(self.exp_dir, "db", "nni.sqlite"))
         self._server: Any = None
         if action in ("resume", "view"):
@@ -117,14 +115,6 @@ class ManagerProcess:
         ctl.start()
 
     # -- operations ----------------------------------------------------------------
-    def read_trial_file(self, machine: str, trial_id: str, name: str) -> bytes:
-        ctl = self.controller
-        if ctl is None or ctl.service is None:
-            path = os.path.join(self.exp_dir, "trials", trial_id, name)
-            with open(path, "rb") as f:
-                return f.read(MAX_TRIAL_FILE)
-        return ctl.service.read_trial_file(machine, trial_id, name, MAX_TRIAL_FILE)
-
     def stop(self) -> None:
         if self.controller is not None:
             self.controller.stop()
@@ -166,13 +156,32 @@ class ManagerProcess:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: threading.Thread(target=self.shutdown_soon, daemon=True).start())
         log.info("manager of %s listening on %s:%d (%s)", self.exp_id, self.host, self.port, self.action)
-        if self.portal_token:
-            from nni_remote.server import access
+        from nni_remote.server import access
+        if access.needs_token_always([self.host] + self.extra_hosts):
+            # stdout is the starting user's own (a terminal, or log/nnictl_stdout.log: 0600 in a 0700 dir)
             urls = access.portal_urls([self.host] + self.extra_hosts, self.port, self.portal_token)
             log.info("web portal and REST need the access token (in %s): %s",
                      os.path.join(self.exp_dir, access.TOKEN_FILE), "  ".join(u.split("?")[0] for u in urls))
             print("Web portal (access token required):\n    " + "\n    ".join(urls), flush=True)
         self._server.run()
+
+
+def make_private(exp_dir: str, subdirs: tuple[str, ...]) -> None:
+    """Everything the manager writes is its user's only: umask 077, the experiment tree 0700, logs 0600.
+
+    The launcher may have created ``log/`` and its first files before this
+    process started; they are tightened here, before anything secret is written.
+    """
+    os.umask(0o077)
+    for sub in ("",) + subdirs:
+        path = os.path.join(exp_dir, sub)
+        os.makedirs(path, mode=0o700, exist_ok=True)
+        os.chmod(path, 0o700)
+    log_dir = os.path.join(exp_dir, "log")
+    for name in os.listdir(log_dir):
+        path = os.path.join(log_dir, name)
+        if os.path.isfile(path) and not os.path.islink(path):
+            os.chmod(path, 0o600)
 
 
 _LEVELS = {"fatal": logging.CRITICAL, "critical": logging.CRITICAL, "error": logging.ERROR,

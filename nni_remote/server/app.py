@@ -1,10 +1,9 @@
 """The Flask app factory: NNI's REST API, nni-remote's extra routes, the agent routes, logs and the portal."""
 from __future__ import annotations
 
-import os
 from typing import Any
 
-from flask import Flask, Response, send_from_directory
+from flask import Flask, Response
 
 from nni_remote.server import access, agent, extra, portal, rest
 
@@ -31,6 +30,12 @@ def create_app(manager: Any) -> Flask:
 
     @app.get("/logs/<path:name>")
     def logs(name: str) -> Response:
-        return send_from_directory(os.path.join(manager.exp_dir, "log"), name, mimetype="text/plain")
+        from nni_remote.server import trial_files
+        try:
+            return Response(trial_files.read_log(manager, name), mimetype="text/plain")
+        except FileNotFoundError:
+            return Response(f"no log file {name!r}", status=404, mimetype="text/plain")
+        except OSError as exc:  # a path, a link or a FIFO: refused
+            return Response(f"cannot serve log {name!r}: {exc}", status=403, mimetype="text/plain")
 
     return app

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from typing import Any, Optional
 
 from flask import Blueprint, Response, request
@@ -18,12 +17,12 @@ from flask import Blueprint, Response, request
 from nni_remote.errors import ConfigError, TrialNotFound
 from nni_remote.manager.updates import duration_seconds
 from nni_remote.manager.trials import ACTIVE, TERMINAL, Trial, decode_metric, scalar
+from nni_remote.server import trial_files as trial_files_io
 from nni_remote.server.rest import ExperimentNotReady, controller, manager
 
 bp = Blueprint("nni_remote_extra", __name__)
 TAIL_DEFAULT = 64 * 1024
 TAIL_MAX = 1024 * 1024
-STANDARD_FILES = ("trial.stdout", "trial.stderr", "trial.log")
 
 
 def reply(data: Any, status: int = 200) -> Response:
@@ -156,39 +155,25 @@ def trial_detail(trial_id: str) -> Response:
     return reply(view)
 
 
-def _local_dir(trial: Trial) -> Optional[str]:
-    """The trial's directory when it is on this machine (local mode, or a view of one)."""
-    path = trial.log_path or ""
-    return path if path and os.path.isabs(path) and os.path.isdir(path) else None
-
-
 @bp.get("/trials/<trial_id>/files")
 def trial_files(trial_id: str) -> Response:
-    """The files of a trial's directory (on its machine), with sizes where they are known."""
+    """The regular files of a trial's directory (on its machine), with sizes (links and FIFOs left out)."""
     ctl = controller()
     with ctl.lock:
         trial = _trial(trial_id)
         machine, log_path = trial.machine, trial.log_path
     files: list[dict[str, Any]] = []
-    local = _local_dir(trial)
-    listed = True
-    if local is not None:
+    if machine is not None or ctl.service is None:
         try:
-            for entry in sorted(os.scandir(local), key=lambda e: e.name):
-                if entry.is_file() and not entry.name.startswith("."):
-                    files.append({"name": entry.name, "size": entry.stat().st_size})
-        except OSError as exc:  # removed while listing, or unreadable
-            return error(f"cannot list {local}: {exc}", 502)
-    elif machine is not None and ctl.service is not None and hasattr(ctl.service, "list_trial_files"):
-        try:
-            files = [dict(f) for f in ctl.service.list_trial_files(machine, trial_id)]
-        except OSError as exc:
-            return error(f"cannot list the files of trial {trial_id} on {machine}: {exc}", 502)
-    else:
-        listed = False
-        files = [{"name": name, "size": None} for name in STANDARD_FILES] if machine else []
+            files = [dict(f) for f in trial_files_io.listing(manager(), machine, trial_id)]
+        except FileNotFoundError:
+            files = []
+        except OSError as exc:  # unreachable host, busy, or a refused directory
+            where = f" on {machine}" if machine else ""
+            return error(f"cannot list the files of trial {trial_id}{where}: {exc}",
+                         503 if isinstance(exc, trial_files_io.Busy) else 502)
     return reply({"trialJobId": trial_id, "machine": machine, "directory": log_path or None,
-                  "listed": listed, "files": files})
+                  "listed": True, "files": files})
 
 
 @bp.get("/trials/<trial_id>/tail/<name>")
@@ -198,7 +183,8 @@ def trial_tail(trial_id: str, name: str) -> Response:
     With ``offset``, up to ``bytes`` bytes from that offset instead (to follow a
     growing file: pass the ``size`` of the previous answer).
     A file the trial has not written yet answers 200 with ``exists: false`` (the
-    portal polls this while the trial runs); an unknown trial is a 404.
+    portal polls this while the trial runs); an unknown trial is a 404; a link,
+    FIFO or other non-regular file is refused with 403 (server/trial_files.py).
     """
     try:
         size = min(max(int(request.args.get("bytes", TAIL_DEFAULT)), 1), TAIL_MAX)
@@ -206,42 +192,29 @@ def trial_tail(trial_id: str, name: str) -> Response:
         start = None if offset is None else max(int(offset), 0)
     except ValueError:
         return error("bytes and offset must be whole numbers", 400)
-    name = {"stdout": "trial.stdout", "stderr": "trial.stderr"}.get(name, name)
-    if name.startswith(".") or "/" in name or "\\" in name or "\0" in name:
-        return error(f"{name!r} is not a file name in the trial's directory", 400)
+    try:
+        name = trial_files_io.canonical_name(name)
+    except trial_files_io.UnsafeFile as exc:
+        return error(str(exc), 400)
     ctl = controller()
     with ctl.lock:
-        trial = _trial(trial_id)
-        machine = trial.machine
-    local = _local_dir(trial)
+        machine = _trial(trial_id).machine
+    if machine is None and ctl.service is not None:
+        return error(f"trial {trial_id} has not started: it has no files yet", 404)
     try:
-        if local is not None:
-            data, total, begin = _read_local(os.path.join(local, name), size, start)
-        elif machine is None:
-            return error(f"trial {trial_id} has not started: it has no files yet", 404)
-        else:
-            whole = manager().read_trial_file(machine, trial_id, name)
-            total = len(whole)
-            begin = max(total - size, 0) if start is None else min(start, total)
-            data = whole[begin:begin + size]
+        data, total, begin = trial_files_io.read(manager(), machine, trial_id, name, size, start)
     except FileNotFoundError:  # not written yet: a normal state for a page that polls
         return reply({"trialJobId": trial_id, "name": name, "exists": False, "size": 0, "offset": 0, "next": 0,
                       "truncated": False, "text": ""})
+    except trial_files_io.UnsafeFile as exc:
+        return error(f"trial {trial_id}: {exc}", 403)
+    except trial_files_io.Busy as exc:
+        return error(str(exc), 503)
     except (OSError, ValueError) as exc:
         return error(f"cannot read {name!r} of trial {trial_id}: {exc}", 502)
     return reply({"trialJobId": trial_id, "name": name, "exists": True, "size": total, "offset": begin,
                   "next": begin + len(data), "truncated": begin > 0 or begin + len(data) < total,
                   "text": data.decode("utf-8", "replace")})
-
-
-def _read_local(path: str, size: int, start: Optional[int]) -> tuple[bytes, int, int]:
-    """(bytes, file size, where they begin): the last ``size`` bytes, or ``size`` bytes from ``start``."""
-    with open(path, "rb") as f:
-        f.seek(0, os.SEEK_END)
-        total = f.tell()
-        begin = max(total - size, 0) if start is None else min(start, total)
-        f.seek(begin)
-        return f.read(size), total, begin
 
 
 def _retry(ctl: Any, trial: Trial) -> dict[str, Any]:

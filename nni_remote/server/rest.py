@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, current_app, g, request
 
 from nni_remote.errors import ConfigError, ReadOnlyError, TrialNotFound
 from nni_remote.manager import registry
@@ -82,7 +82,8 @@ def check_status() -> Response:
     ctl = manager().controller
     if ctl is None:
         return Response("INITIALIZING", mimetype="text/plain")
-    return json_response({"status": ctl.status, "errors": list(ctl.errors)})
+    # host and user names appear in errors: only for callers the access guard let in (server/access.py)
+    return json_response({"status": ctl.status, "errors": list(ctl.errors) if g.get("authorized") else []})
 
 
 @bp.get("/experiment")
@@ -238,24 +239,30 @@ def export_data() -> Response:
     return json_response(rows)
 
 
-_FILE_ALIASES = {"stdout": "trial.stdout", "stderr": "trial.stderr"}
-
-
 @bp.get("/trial-file/<trial_id>/<path:name>")
 def trial_file(trial_id: str, name: str) -> Response:
+    """A trial's file (first 16 MiB), read by server/trial_files.py: regular files only, never a link."""
+    from nni_remote.server import trial_files
     ctl = controller()
     with ctl.lock:
         trial = ctl.trials.get(trial_id)
         if trial is None:
             raise TrialNotFound(f"no trial {trial_id!r} in experiment {ctl.id}")
         machine = trial.machine
-    if machine is None or "/" in name or "\\" in name or "\0" in name or name.startswith("."):
-        return error(f"trial {trial_id} has no file {name!r} (it has not started, or the name is invalid)", 404)
-    filename = _FILE_ALIASES.get(name, name)
     try:
-        data = manager().read_trial_file(machine, trial_id, filename)
+        filename = trial_files.canonical_name(name)
+    except trial_files.UnsafeFile:
+        filename = None
+    if filename is None or (machine is None and ctl.service is not None):
+        return error(f"trial {trial_id} has no file {name!r} (it has not started, or the name is invalid)", 404)
+    try:
+        data, _, _ = trial_files.read(manager(), machine, trial_id, filename, trial_files.MAX_READ, 0)
     except FileNotFoundError:
         return error(f"trial {trial_id} has no file {filename!r} on {machine}", 404)
+    except trial_files.UnsafeFile as exc:
+        return error(f"trial {trial_id}: {exc}", 403)
+    except trial_files.Busy as exc:
+        return error(str(exc), 503)
     except (OSError, ValueError) as exc:
         return error(f"cannot read {filename!r} of trial {trial_id} on {machine}: {exc}", 502)
     if not data:

@@ -75,9 +75,21 @@ class TrainingService(ABC):
     @abstractmethod
     def trial_paths(self, machine: str, trial_id: str) -> TrialPaths: ...
 
-    @abstractmethod
-    def read_trial_file(self, machine: str, trial_id: str, name: str, max_bytes: int) -> bytes:
-        """Bytes of a file in the trial's directory; raises FileNotFoundError."""
+    def read_trial_range(self, machine: str, trial_id: str, name: str, size: int, start: Optional[int] = None,
+                         *, timeout: float = 10.0) -> tuple[bytes, int, int]:
+        """``(data, file size, offset)`` of a regular file in the trial's directory, by
+        ``trial_agent.files.read_range`` (links, FIFOs and devices refused); raises FileNotFoundError.
+
+        The default reads the directory on this machine; a platform whose trial
+        directories live elsewhere runs the same function there, within ``timeout``.
+        """
+        from trial_agent.files import read_range
+        return read_range(self.trial_paths(machine, trial_id).trial_dir, name, size, start)
+
+    def list_trial_files(self, machine: str, trial_id: str, *, timeout: float = 10.0) -> list[dict]:
+        """``[{"name", "size"}]`` of the regular files in the trial's directory."""
+        from trial_agent.files import list_files
+        return list_files(self.trial_paths(machine, trial_id).trial_dir)
 
     def alive(self, name: str) -> bool:
         return True

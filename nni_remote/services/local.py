@@ -80,14 +80,6 @@ class LocalTrainingService(TrainingService):
     def trial_paths(self, machine: str, trial_id: str) -> TrialPaths:
         return TrialPaths(self.code_dir, os.path.join(self.exp_dir, "trials", trial_id))
 
-    def read_trial_file(self, machine: str, trial_id: str, name: str, max_bytes: int) -> bytes:
-        directory = os.path.realpath(self.trial_paths(machine, trial_id).trial_dir)
-        path = os.path.realpath(os.path.join(directory, name))
-        if os.path.dirname(path) != directory and not path.startswith(directory + os.sep):
-            raise FileNotFoundError(name)
-        with open(path, "rb") as f:
-            return f.read(max_bytes)
-
     def stop(self) -> None:
         """Wait for the agent to exit after its shutdown command; end it if it does not."""
         proc = self._running_agent()

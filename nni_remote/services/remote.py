@@ -129,27 +129,46 @@ class RemoteTrainingService(TrainingService):
         base = rm.exp_dir(self.exp_id)
         return TrialPaths(posixpath.join(base, "code"), posixpath.join(base, "trials", trial_id))
 
-    def read_trial_file(self, machine: str, trial_id: str, name: str, max_bytes: int) -> bytes:
+    def _agent_tool(self, machine: str, args: list[str], timeout: float) -> dict[str, Any]:
+        """Run ``agent.pyz <args>`` on the machine (``trial_agent/files.py``) within ``timeout``."""
         rm = self.machines_by_name[machine]
-        path = posixpath.join(self.trial_paths(machine, trial_id).trial_dir, name)
-        return rm.conn.get_bytes(path, max_bytes)
-
-    def list_trial_files(self, machine: str, trial_id: str) -> list[dict[str, Any]]:
-        """Name and size of each regular file in a trial's directory on its host."""
-        rm = self.machines_by_name[machine]
-        directory = shlex.quote(self.trial_paths(machine, trial_id).trial_dir)
+        if not rm.home:
+            raise OSError(f"{machine} has not been reached yet")
+        pyz = posixpath.join(rm.cache, f"agent-{agent_zipapp()[1][:16]}.pyz")
+        command = _path_prefix(rm.config.python_path) + "python3 " + " ".join(shlex.quote(a) for a in [pyz] + args)
         try:
-            result = rm.conn.run(f"cd {directory} 2>/dev/null || exit 0; for f in *; do [ -f \"$f\" ] && "
-                                 "printf '%s\\t%s\\n' \"$(stat -c %s -- \"$f\")\" \"$f\"; done; exit 0",
-                                 timeout=15, check=False)
+            result = rm.conn.run(command, timeout=timeout, check=False)
+            reply = json.loads(result.stdout or "{}")
         except SshError as exc:
             raise OSError(str(exc)) from None
-        files = []
-        for line in result.stdout.splitlines():
-            size, _, name = line.partition("\t")
-            if name and size.isdigit():
-                files.append({"name": name, "size": int(size)})
-        return files
+        except ValueError:
+            raise OSError(f"{machine}: unreadable answer from the agent's file reader: {result.stderr[-300:]}") from None
+        error = reply.get("error")
+        if error == "missing":
+            raise FileNotFoundError(args[-3] if args[0] == "read" else args[-1])
+        if error == "unsafe":
+            from trial_agent.files import UnsafeFile
+            raise UnsafeFile(reply.get("message", "refused"))
+        if error:
+            raise OSError(reply.get("message") or error)
+        return reply
+
+    def read_trial_range(self, machine: str, trial_id: str, name: str, size: int, start: Optional[int] = None,
+                         *, timeout: float = 10.0) -> tuple[bytes, int, int]:
+        """Read on the host with the same safe reader as local mode (regular files only, bounded)."""
+        import base64
+        directory = self.trial_paths(machine, trial_id).trial_dir
+        reply = self._agent_tool(machine, ["read", directory, name, str(int(size)),
+                                           "tail" if start is None else str(int(start))], timeout)
+        return base64.b64decode(reply["data"]), int(reply["size"]), int(reply["offset"])
+
+    def list_trial_files(self, machine: str, trial_id: str, *, timeout: float = 10.0) -> list[dict[str, Any]]:
+        """Name and size of each regular file in a trial's directory on its host (links left out)."""
+        try:
+            reply = self._agent_tool(machine, ["ls", self.trial_paths(machine, trial_id).trial_dir], timeout)
+        except FileNotFoundError:
+            return []
+        return list(reply.get("files") or [])
 
     def describe(self, name: str) -> dict:
         rm = self.machines_by_name[name]

@@ -145,7 +145,9 @@ def test_nni_quirks_and_deliberate_improvements(live):
     bad = call("PUT", "/api/v1/nni/experiment?update_type=MAX_TRIAL_NUM", json={"params": {"maxTrialNumber": "abc"}})
     assert bad.status_code == 400 and "maxTrialNumber" in bad.json()["error"]         # NNI stored "abc"
     assert call("PUT", "/api/v1/nni/experiment?update_type=BOGUS", json={"params": {}}).status_code == 400
-    assert call("PUT", "/api/v1/nni/experiment", data="{not json").status_code == 400
+    assert call("PUT", "/api/v1/nni/experiment", data="{not json",
+                headers={"Content-Type": "application/json"}).status_code == 400
+    assert call("PUT", "/api/v1/nni/experiment", data="{}").status_code == 403   # a body must be JSON
     assert call("PUT", "/api/v1/nni/experiment/cluster-metadata", json={}).status_code == 200
     assert call("PUT", "/api/v1/nni/experiment/cluster-metadata", json={"k": 1}).status_code == 400
     assert call("POST", "/api/v1/nni/tensorboard", json={}).status_code == 400
