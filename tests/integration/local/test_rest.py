@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -244,12 +245,25 @@ def _run_manager(tmp_path, host: str) -> tuple[subprocess.Popen, int, str]:
     return proc, port, str(workdir / "tokentest")
 
 
+def _lan_address() -> str | None:
+    """A non-loopback IPv4 address of this machine (a client there is not on loopback), or None."""
+    import psutil
+    for addrs in psutil.net_if_addrs().values():
+        for a in addrs:
+            if a.family == socket.AF_INET and not a.address.startswith("127."):
+                return a.address
+    return None
+
+
 def test_token_when_listening_beyond_loopback(tmp_path, make_config, isolated_home):
     from nni_remote.client import RestClient
     from nni_remote.manager import registry
-    proc, port, exp_dir = _run_manager(tmp_path, "0.0.0.0")      # bound everywhere; we only use 127.0.0.1
+    lan = _lan_address()
+    if lan is None:
+        pytest.skip("this machine has no non-loopback IPv4 address to reach the manager from")
+    proc, port, exp_dir = _run_manager(tmp_path, "0.0.0.0")      # bound everywhere
     try:
-        base = f"http://127.0.0.1:{port}"
+        base = f"http://{lan}:{port}"                              # a client off loopback
         kit.wait_for(lambda: _answers(base + "/api/v1/nni/check-status"), what="the manager")
         token_file = os.path.join(exp_dir, ".portal-token")
         assert oct(os.stat(token_file).st_mode & 0o777) == "0o600"
@@ -275,10 +289,12 @@ def test_token_when_listening_beyond_loopback(tmp_path, make_config, isolated_ho
         assert browser.get(base + "/").status_code == 200
         assert browser.get(base + "/api/v1/nni-remote/overview").json()["trialConcurrency"] == 3
         assert requests.get(base + "/api/v1/nni-remote/openapi.json").status_code == 401
+        local = f"http://127.0.0.1:{port}"                                    # the owner on loopback: no token
+        assert requests.get(local + "/api/v1/nni-remote/openapi.json").status_code == 200
         registry.update_entry("tokentest", port=port, logDir=str(tmp_path / "exps"), pid=proc.pid)
-        assert RestClient(port).get("experiment")["id"] == "tokentest"          # the local client finds it
-        kit.wait_for(lambda: requests.get(base + "/api/v1/nni/check-status").json()["status"] == "DONE",
-                     what="the experiment's one trial")
+        assert RestClient(port).get("experiment")["id"] == "tokentest"
+        kit.wait_for(lambda: requests.get(base + "/api/v1/nni/check-status", headers=bearer).json()["status"]
+                     == "DONE", what="the experiment's one trial")
         requests.delete(base + "/api/v1/nni/experiment", headers=bearer)
         out, _ = proc.communicate(timeout=30)
         assert f"http://127.0.0.1:{port}/?token={token}" in out                  # printed Jupyter-style
@@ -288,13 +304,13 @@ def test_token_when_listening_beyond_loopback(tmp_path, make_config, isolated_ho
             proc.wait()
 
 
-def test_no_token_on_loopback(tmp_path, isolated_home):
+def test_owner_needs_no_token_on_loopback(tmp_path, isolated_home):
     proc, port, exp_dir = _run_manager(tmp_path, "127.0.0.1")
     try:
         base = f"http://127.0.0.1:{port}"
         kit.wait_for(lambda: _answers(base + "/api/v1/nni/check-status"), what="the manager")
         assert requests.get(base + "/").status_code == 200
-        assert not os.path.exists(os.path.join(exp_dir, ".portal-token"))
+        assert oct(os.stat(os.path.join(exp_dir, ".portal-token")).st_mode & 0o777) == "0o600"
     finally:
         proc.kill()
         proc.wait()
