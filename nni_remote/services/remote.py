@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import posixpath
 import shlex
 import threading
@@ -199,8 +200,22 @@ class RemoteTrainingService(TrainingService):
     def _code_package(self) -> CodePackage:
         with self._code_lock:
             if self._code is None:
-                self._code = pack_code(self.code_dir)
+                self._code = pack_code(self.code_dir, self._secrets())
+                for rel, why in self._code.skipped:
+                    log.warning("%s was not uploaded to the machines: %s. Trials do not need it; list it in "
+                                "%s to silence this warning", os.path.join(self.code_dir, rel), why,
+                                os.path.join(self.code_dir, ".nniignore"))
             return self._code
+
+    def _secrets(self) -> tuple[str, ...]:
+        """Every password and key passphrase of the machine list (never uploaded, see code_upload.py)."""
+        found = []
+        for m in self.config.training_service.machine_list:
+            for secret in (getattr(m, "password", None), getattr(m, "ssh_passphrase", None)):
+                value = secret.get_secret_value() if hasattr(secret, "get_secret_value") else secret
+                if value:
+                    found.append(str(value))
+        return tuple(found)
 
     def _launch_one(self, rm: RemoteMachine, head: HeadInfo) -> Optional[Exception]:
         with rm.lock:
@@ -232,6 +247,7 @@ class RemoteTrainingService(TrainingService):
         tarball = posixpath.join(rm.cache, f"code-{code.digest[:16]}.tar.gz")
         q = shlex.quote
         check = conn.run(f"umask 077; mkdir -p {q(rm.cache)} {q(agent_dir)} {q(exp)}/trials && "
+                         f"chmod 700 {q(rm.cache)} {q(rm.base)} {q(exp)} && "
                          f"for f in {q(pyz)} {q(tarball)}; do [ -s \"$f\" ] && echo \"have $f\"; done; "
                          f"a=$(cat {q(agent_dir)}/agent.pid 2>/dev/null) && kill -0 \"$a\" 2>/dev/null "
                          f"&& echo agent-alive; exit 0", timeout=20)
@@ -247,14 +263,15 @@ class RemoteTrainingService(TrainingService):
         log.info("%s: uploaded %d file(s) (agent %s, code %s: %d files)", rm.name, uploads, pyz_hash[:12],
                  code.digest[:12], code.files)
         prefix = _path_prefix(rm.config.python_path)
-        conn.run(f"{prefix}python3 {q(pyz)} extract {q(tarball)} {q(exp)}/code {q(code.digest)}", timeout=120)
+        conn.run(f"umask 077; {prefix}python3 {q(pyz)} extract {q(tarball)} {q(exp)}/code {q(code.digest)}",
+                 timeout=120)
         self._write_head(rm, head, agent_dir)
         if "agent-alive" in have:
             log.info("%s: re-attached to the running agent", rm.name)
             return
         # The whole background job has its fds redirected before anything runs, so nothing it
         # starts can hold the SSH channel open (TESTING.md gotcha 8).
-        conn.run(f"( cd {q(agent_dir)} && {prefix}exec setsid nohup python3 {q(pyz)} --dir {q(agent_dir)} "
+        conn.run(f"umask 077; ( cd {q(agent_dir)} && {prefix}exec setsid nohup python3 {q(pyz)} --dir {q(agent_dir)} "
                  f"--machine {q(rm.name)} ) >>{q(agent_dir)}/agent.log 2>&1 </dev/null & exit 0", timeout=20)
 
     def _write_head(self, rm: RemoteMachine, head: HeadInfo, agent_dir: str) -> None:

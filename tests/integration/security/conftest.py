@@ -18,7 +18,7 @@ from typing import Any, Optional
 import pytest
 
 from tests.integration.local.conftest import code_dir, launch, make_config  # noqa: F401  (shared fixtures)
-from tests.integration.remote.conftest import sshrig
+from tests.integration.remote.conftest import rig_factory, sshrig  # noqa: F401  (the rig fixture)
 
 STRANGER_PYTHON = "/usr/bin/python3"
 _HTTP = r'''
