@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from nni_remote.errors import NniRemoteError
 from nni_remote.manager import scheduler
+from nni_remote.manager.agent_trust import owns_run, plausible_time
 from nni_remote.manager.scheduler import Machine
 from nni_remote.manager.store import now_ms
 from nni_remote.manager.trials import ACTIVE, TERMINAL, Trial, kill_message, kill_status
@@ -200,8 +201,9 @@ class AgentHub:
             self._start(placement.machine, trial, placement.gpus)
 
     # -- agent protocol ------------------------------------------------------
-    def poll(self, body: dict[str, Any]) -> dict[str, Any]:
-        name = body.get("machine")
+    def poll(self, body: dict[str, Any], machine: str) -> dict[str, Any]:
+        """One agent's long-poll (``machine``: the machine its credential belongs to; the body names it too)."""
+        name = machine
         wait = min(float(body.get("wait") or 0), POLL_WAIT_MAX)
         with self.c.lock:
             m = self.machines.get(name)  # type: ignore[arg-type]
@@ -257,20 +259,32 @@ class AgentHub:
                 "command": ts.get("trialCommand") or self.c.params.get("trialCommand"),
                 "working_dir": paths.working_dir, "trial_dir": paths.trial_dir, "gpus": trial.gpus}
 
-    def events(self, body: dict[str, Any]) -> dict[str, Any]:
+    def events(self, body: dict[str, Any], machine: str) -> dict[str, Any]:
+        """Store a batch of events sent by ``machine``'s agent (exactly once per run and sequence number).
+
+        Only runs placed on ``machine`` are considered: events for another
+        machine's trial are acknowledged (so they are not re-sent) and stored
+        nowhere, and they never claim that run's sequence numbers.
+        """
         acked: dict[str, int] = {}
         by_run = {run_id(t): t for t in self.c.trials.values()}
         with self.c.lock, self.c.store.transaction():
-            for rid, events in (body.get("trials") or {}).items():
+            trials = body.get("trials")
+            for rid, events in (trials.items() if isinstance(trials, dict) else ()):
                 trial = by_run.get(rid)
+                mine = owns_run(trial, machine)
+                if not mine and trial is not None:
+                    log.warning("machine %s sent events for trial %s, which runs on %s: ignored", machine, rid,
+                                trial.machine)
                 upto = 0
-                for event in sorted(events, key=lambda e: e.get("seq", 0)):
-                    seq = int(event.get("seq", 0))
+                for event in sorted((e for e in events if isinstance(e, dict)) if isinstance(events, list) else (),
+                                    key=lambda e: _seq(e)):
+                    seq = _seq(event)
                     upto = max(upto, seq + 1)
-                    if not self.c.store.first_delivery(rid, seq):
+                    if trial is None or not mine or not self.c.store.first_delivery(rid, seq):
                         continue
-                    if trial is None or trial.status in TERMINAL or run_id(trial) != rid:
-                        continue  # an abandoned attempt or an unknown run: stored nothing
+                    if trial.status in TERMINAL:
+                        continue  # an abandoned attempt: stored nothing
                     self._apply(trial, event)
                 acked[rid] = upto
         return {"acked": acked}
@@ -278,13 +292,18 @@ class AgentHub:
     def _apply(self, trial: Trial, event: dict[str, Any]) -> None:
         kind = event.get("type")
         if kind == "status" and event.get("status") == "RUNNING":
-            self.c.on_trial_running(trial, event.get("pid"), int(event.get("time") or now_ms()))
+            when = plausible_time(event.get("time"), not_before=trial.submit_time, what="start", trial_id=trial.id)
+            pid = event.get("pid")
+            self.c.on_trial_running(trial, pid if isinstance(pid, int) and not isinstance(pid, bool) else None, when)
         elif kind == "metric":
             record = _metric_record(trial, event)
             if record is not None:
                 self.c.store.add_metric(**record)
                 self.c.on_trial_metric(trial, {k2: record[k1] for k1, k2 in _REST_KEYS})
         elif kind == "end":
+            start = trial.start_time if trial.start_time is not None else trial.submit_time
+            event = dict(event, time=plausible_time(event.get("time"), not_before=start, what="end",
+                                                    trial_id=trial.id))
             self.c.on_trial_end(trial, event)
 
     # -- health --------------------------------------------------------------
@@ -374,6 +393,13 @@ class AgentHub:
                     self.c.finish_trial(trial, "USER_CANCELED", "experiment stopped", now_ms())
         if self.c.service is not None:
             self.c.service.stop()
+
+
+def _seq(event: dict[str, Any]) -> int:
+    try:
+        return max(int(event.get("seq", 0)), 0)
+    except (TypeError, ValueError):
+        return 0
 
 
 _REST_KEYS = (("timestamp", "timestamp"), ("trial_id", "trialJobId"), ("parameter_id", "parameterId"),

@@ -25,7 +25,7 @@ On top of that, whatever the credential:
 
 ``GET /api/v1/nni/check-status`` is open (the launcher's liveness probe) but
 answers only the status to a caller that is not let in. The agent routes are
-served by their own listener (``server/agent.py``) and never here.
+served by their own listener (``server/agent.py``), never here.
 Comparison of tokens is constant-time.
 """
 from __future__ import annotations
@@ -47,7 +47,6 @@ from nni_remote.server import peer
 
 TOKEN_FILE = ".portal-token"
 OPEN_PATHS = ("/api/v1/nni/check-status", "/api/v1/nni/check-status/")
-AGENT_PREFIX = "/api/agent/"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 ALLOW_HOSTS_ENV = "NNI_REMOTE_ALLOW_HOSTS"
 JSON_TYPES = ("application/json",)
@@ -141,8 +140,6 @@ def install(app: Flask, manager: Any) -> None:
     @app.before_request
     def _guard() -> Any:
         path = request.path
-        if path.startswith(AGENT_PREFIX):
-            return None
         token = manager.portal_token
         given = request.args.get("token")
         with_token = _token_given(manager, token)

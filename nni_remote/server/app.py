@@ -1,11 +1,14 @@
-"""The Flask app factory: NNI's REST API, nni-remote's extra routes, the agent routes, logs and the portal."""
+"""The Flask app factory: NNI's REST API, nni-remote's extra routes, logs and the portal.
+
+The agent routes have their own app and listener (server/agent.py): they are never served here.
+"""
 from __future__ import annotations
 
 from typing import Any
 
 from flask import Flask, Response
 
-from nni_remote.server import access, agent, extra, portal, rest
+from nni_remote.server import access, extra, portal, rest
 
 CORS_HEADERS = {"Access-Control-Allow-Headers": "Origin, X-Requested-With, Content-Type, Accept",
                 "Access-Control-Allow-Methods": "PUT,POST,GET,DELETE,OPTIONS"}
@@ -20,7 +23,6 @@ def create_app(manager: Any) -> Flask:
     access.install(app, manager)
     app.register_blueprint(rest.bp, url_prefix="/api/v1/nni")
     app.register_blueprint(extra.bp, url_prefix="/api/v1/nni-remote")
-    app.register_blueprint(agent.bp, url_prefix="/api/agent/v1")
     app.register_blueprint(portal.bp)
 
     @app.after_request

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Callable, Optional
 
 
 @dataclass
@@ -38,11 +38,16 @@ class MachineSpec:
 
 @dataclass
 class HeadInfo:
-    """How agents reach the manager."""
+    """How agents reach the manager: its agent listener (never the REST API), and each machine's credential.
 
-    url: str                              # as seen from the machine (tunnel or direct)
-    token: str
-    local_port: int = 0                   # the manager's port on the head
+    Tunnels and direct connections lead to ``local_port``, the agent listener's
+    port; ``credential(name)`` is the bearer token of that machine alone
+    (docs/security.md, "The agent endpoint"): write it to that machine only.
+    """
+
+    url: str                              # the agent listener as a local agent reaches it
+    local_port: int                       # the agent listener's port on the head
+    credential: Callable[[str], str]      # machine name -> its own token
     extras: dict = field(default_factory=dict)
 
 

@@ -16,13 +16,13 @@ MACHINE = "local"
 
 
 def write_head_file(agent_dir: str, head: HeadInfo) -> None:
-    """Tell an agent where the head is (mode 0600: the token is in it)."""
+    """Tell the local agent where the head is (mode 0600: its credential is in it)."""
     os.makedirs(agent_dir, mode=0o700, exist_ok=True)
     path = os.path.join(agent_dir, "head.json")
     tmp = path + ".tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
-        json.dump({"url": head.url, "token": head.token}, f)
+        json.dump({"url": head.url, "token": head.credential(MACHINE)}, f)
     os.replace(tmp, path)
 
 

@@ -10,7 +10,9 @@ resumed experiment) is kept and just told the new head.
 
 By default the agent reaches the manager through an SSH reverse tunnel to the
 head's loopback, so workers need no route to the head; with ``nni_manager_ip``
-it connects to ``http://<nni_manager_ip>:<port>`` directly.
+it connects to ``http://<nni_manager_ip>:<agent port>`` directly. Either way it
+reaches the manager's agent listener only (never the REST API or the portal),
+with a credential of its machine alone (docs/security.md).
 """
 from __future__ import annotations
 
@@ -212,7 +214,7 @@ class RemoteTrainingService(TrainingService):
         found = []
         for m in self.config.training_service.machine_list:
             for secret in (getattr(m, "password", None), getattr(m, "ssh_passphrase", None)):
-                value = secret.get_secret_value() if hasattr(secret, "get_secret_value") else secret
+                value: Any = getattr(secret, "get_secret_value", lambda: secret)()
                 if value:
                     found.append(str(value))
         return tuple(found)
@@ -275,18 +277,20 @@ class RemoteTrainingService(TrainingService):
                  f"--machine {q(rm.name)} ) >>{q(agent_dir)}/agent.log 2>&1 </dev/null & exit 0", timeout=20)
 
     def _write_head(self, rm: RemoteMachine, head: HeadInfo, agent_dir: str) -> None:
+        """Write the machine's own credential and the agent listener's URL (a tunnel leads only there)."""
+        token = head.credential(rm.name)
         if self.direct_ip:
             url = f"http://{self.direct_ip}:{head.local_port}"
         else:
             def rebind(port: int) -> None:
                 rm.tunnel_port = port
-                self._put_head(rm, head.token, f"http://127.0.0.1:{port}", agent_dir)
+                self._put_head(rm, token, f"http://127.0.0.1:{port}", agent_dir)
             if rm.tunnel_port:
                 rm.conn.cancel_forward(rm.tunnel_port)  # re-request it on the same port
             rm.tunnel_port = rm.conn.forward_remote("127.0.0.1", rm.tunnel_port, "127.0.0.1", head.local_port,
                                                     on_rebind=rebind)
             url = f"http://127.0.0.1:{rm.tunnel_port}"
-        self._put_head(rm, head.token, url, agent_dir)
+        self._put_head(rm, token, url, agent_dir)
 
     @staticmethod
     def _put_head(rm: RemoteMachine, token: str, url: str, agent_dir: str) -> None:

@@ -1,4 +1,4 @@
-"""A manager stays responsive to REST while 64 agents are parked in long-polls."""
+"""A manager stays responsive to REST while 64 agents are parked in long-polls on its agent listener."""
 from __future__ import annotations
 
 import threading
@@ -7,7 +7,8 @@ import requests
 import waitress
 
 from nni_remote.manager import process
-from nni_remote.server import create_app
+from nni_remote.manager.listeners import agent_server
+from nni_remote.server import create_agent_app, create_app
 from nni_remote.services.base import HeadInfo, MachineSpec, TrainingService, TrialPaths
 from tests.conftest import free_port
 from tests.integration.local.conftest import wait_for
@@ -29,18 +30,17 @@ class SilentMachines(TrainingService):
     def trial_paths(self, machine, trial_id):
         return TrialPaths("/tmp", f"/tmp/{trial_id}")
 
-    def read_trial_file(self, machine, trial_id, name, max_bytes):
-        raise FileNotFoundError(name)
-
 
 def test_rest_answers_while_64_agents_long_poll(tmp_path, code_dir, isolated_home, monkeypatch):
     monkeypatch.setattr(process, "make_service", lambda *a: SilentMachines())
     port = free_port()
     mp = process.ManagerProcess(exp_id="many64", experiments_dir=str(tmp_path / "exps"), action="create", port=port)
-    server = waitress.create_server(create_app(mp), host="127.0.0.1", port=port, threads=mp.threads())
-    serving = threading.Thread(target=server.run, daemon=True)
-    serving.start()
+    server = waitress.create_server(create_app(mp), host="127.0.0.1", port=port, threads=32)
+    agents_server = agent_server(create_agent_app(mp), mp._agent_sockets, mp.threads())
+    for s in (server, agents_server):
+        threading.Thread(target=s.run, daemon=True).start()
     base = f"http://127.0.0.1:{port}"
+    agent_base = f"http://127.0.0.1:{mp.agent_port}"
     config = {"trialCommand": "true", "trialCodeDirectory": str(code_dir), "trialConcurrency": 1,
               "maxTrialNumber": 1, "searchSpace": {"x": {"_type": "uniform", "_value": [0, 1]}},
               "tuner": {"name": "Random"}, "trainingService": {"platform": "local"}}
@@ -50,10 +50,10 @@ def test_rest_answers_while_64_agents_long_poll(tmp_path, code_dir, isolated_hom
 
     def agent(i: int) -> None:
         session = requests.Session()
-        headers = {"Authorization": f"Bearer {mp.agent_token}"}
+        headers = {"Authorization": f"Bearer {mp.credentials.token_for(f'm{i}')}"}
         epoch, ack = None, 0
         while not stop.is_set():
-            reply = session.post(f"{base}/api/agent/v1/poll", headers=headers, timeout=30,
+            reply = session.post(f"{agent_base}/api/agent/v1/poll", headers=headers, timeout=30,
                                  json={"machine": f"m{i}", "boot": f"b{i}", "epoch": epoch, "ack": ack,
                                        "trials": {}, "wait": 10}).json()
             epoch = reply["epoch"]
@@ -78,4 +78,5 @@ def test_rest_answers_while_64_agents_long_poll(tmp_path, code_dir, isolated_hom
         for t in agents:
             t.join(timeout=30)
         server.close()
+        agents_server.close()
         mp.store.close()

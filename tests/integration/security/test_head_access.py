@@ -14,9 +14,11 @@ import sys
 import textwrap
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 import requests
 
 from nni_remote import Experiment, ExperimentConfig
+from nni_remote.errors import ConfigError
 from tests.conftest import free_port
 from tests.integration.local.conftest import wait_for
 from tests.integration.security.conftest import stranger_http
@@ -157,3 +159,43 @@ def test_allow_hosts_names_extra_host_names(tmp_path, isolated_home):
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_manager_on_another_address_still_reaches_its_agent(tmp_path, isolated_home, code_dir):
+    """``--host`` other than 127.0.0.1: the local agent talks to the agent listener, which is always on loopback."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "nni_remote.manager", "--port", str(port), "--experiment-id",
+                             "hostonly", "--experiments-directory", str(tmp_path / "exps"), "--host", "127.0.0.2"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        base = f"http://127.0.0.2:{port}/api/v1/nni"
+
+        def answers() -> bool:
+            try:
+                return requests.get(base + "/check-status", timeout=2).status_code == 200
+            except requests.ConnectionError:
+                return False
+        wait_for(answers, 60, what="the manager")
+        config = ExperimentConfig(trial_command=f"{sys.executable} trial.py", trial_code_directory=str(code_dir),
+                                  trial_concurrency=1, max_trial_number=1,
+                                  search_space={"x": {"_type": "uniform", "_value": [0, 1]}},
+                                  tuner={"name": "Random"}, training_service={"platform": "local"})
+        body = config.canonical().to_json(include_secrets=True)
+        assert requests.post(base + "/experiment", json=body, timeout=30).status_code == 200
+        wait_for(lambda: requests.get(base + "/check-status").json()["status"] == "DONE", 120,
+                 what="the trial (the agent must reach the manager)")
+        assert requests.get(base + "/trial-jobs").json()[0]["status"] == "SUCCEEDED"
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_loopback_manager_ip_for_remote_machines_fails_at_start(tmp_path, isolated_home, code_dir):
+    config = ExperimentConfig(trial_command="python3 trial.py", trial_code_directory=str(code_dir),
+                              trial_concurrency=1, max_trial_number=1, nni_manager_ip="127.0.0.1",
+                              experiment_working_directory=str(tmp_path / "exps"),
+                              search_space={"x": {"_type": "uniform", "_value": [0, 1]}}, tuner={"name": "Random"},
+                              training_service={"platform": "remote", "machine_list": [
+                                  {"host": "198.18.0.99", "user": "u", "password": "p" * 8}]})
+    with pytest.raises(ConfigError, match="nniManagerIp.*loopback"):
+        Experiment(config).start(free_port())

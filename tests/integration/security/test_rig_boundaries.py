@@ -89,6 +89,15 @@ FORGE = textwrap.dedent('''
 ''')
 
 
+# Run on the trial's own machine: a start before the trial was submitted and an end before its start.
+IMPOSSIBLE = FORGE.split("now = ")[0] + textwrap.dedent('''
+    events = [{"seq": 950, "type": "status", "status": "RUNNING", "pid": 1, "time": 1},
+              {"seq": 951, "type": "end", "exit_code": 1, "time": 2}]
+    status, _ = post("events", {"machine": MINE, "boot": "forged", "trials": {VICTIM: events}})
+    print(json.dumps({"status": status}))
+''')
+
+
 def _experiment(rig_factory, tmp_path, isolated_home, experiments, **fields):
     rig = rig_factory(2, logins=["password", "key"], host_options=[{"second_user": True}, {"second_user": True}])
     install_known_hosts(rig, str(isolated_home))
@@ -113,7 +122,7 @@ def _experiment(rig_factory, tmp_path, isolated_home, experiments, **fields):
     return rig, exp, jobs
 
 
-def test_workers_reach_no_rest_and_cannot_forge(rig_factory, tmp_path, isolated_home, experiments):
+def test_workers_reach_no_rest_api(rig_factory, tmp_path, isolated_home, experiments):
     rig, exp, jobs = _experiment(rig_factory, tmp_path, isolated_home, experiments)
     h1, h2 = rig.hosts
     victim = jobs[h1.address]
@@ -122,6 +131,14 @@ def test_workers_reach_no_rest_and_cannot_forge(rig_factory, tmp_path, isolated_
                                         input=(f"TRIAL = {victim!r}\n" + PROBE).encode()))
         assert results, f"no loopback listener found on {host.name}"
         assert not any(v == 200 for v in results.values()), results
+    assert exp.get_status() in ("RUNNING", "NO_MORE_TRIAL")
+    assert requests.get(f"http://127.0.0.1:{exp.port}/api/v1/nni/trial-jobs/{victim}").json()["status"] == "RUNNING"
+
+
+def test_no_machine_reports_for_another(rig_factory, tmp_path, isolated_home, experiments):
+    rig, exp, jobs = _experiment(rig_factory, tmp_path, isolated_home, experiments)
+    h1, h2 = rig.hosts
+    victim = jobs[h1.address]
     forged = json.loads(rig.run_on(h2, "python3 -", timeout=60, input=(
         f"MINE, THEIRS, VICTIM = {h2.address!r}, {h1.address!r}, {victim!r}\n" + FORGE).encode()))
     assert forged["as_victim_machine"][0] == 403 and forged["poll_as_victim"][0] == 403, forged
@@ -130,7 +147,15 @@ def test_workers_reach_no_rest_and_cannot_forge(rig_factory, tmp_path, isolated_
     trial = requests.get(f"{base}/nni/trial-jobs/{victim}").json()
     assert trial["status"] == "RUNNING" and not trial.get("finalMetricData"), trial
     assert requests.get(f"{base}/nni/experiment").json()["params"]["maxTrialNumber"] == 2
-    assert exp.get_status() == "RUNNING"
+    # the victim's own machine may end its trial, but not with impossible times: they are not stored
+    own = json.loads(rig.run_on(h1, "python3 -", timeout=60, input=(
+        f"MINE, THEIRS, VICTIM = {h1.address!r}, {h1.address!r}, {victim!r}\n" + IMPOSSIBLE).encode()))
+    assert own["status"] == 200, own
+    wait_for(lambda: requests.get(f"{base}/nni/trial-jobs/{victim}").json()["status"] == "FAILED", 60,
+             what="the trial ended by its own machine")
+    trial = requests.get(f"{base}/nni-remote/trials/{victim}").json()
+    assert trial["submitTime"] <= trial["startTime"] <= trial["endTime"] and trial["duration"] >= 0, trial
+    assert exp.get_status() in ("RUNNING", "NO_MORE_TRIAL")
 
 
 def test_host_files_secrets_and_permissions(rig_factory, tmp_path, isolated_home, experiments):
