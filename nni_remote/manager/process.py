@@ -218,8 +218,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--agents", type=int, default=0, help="number of machines (sizes the thread pool)")
     parser.add_argument("--also-listen", action="append", default=[],
                         help="another address to listen on (remote agents in direct mode reach nni_manager_ip)")
-    parser.add_argument("--agent-port", type=int, default=0,
-                        help="port of the agent listener (default: any free port)")
+    parser.add_argument("--agent-port", type=int, default=int(os.environ.get("NNI_REMOTE_AGENT_PORT") or 0),
+                        help="port of the agent listener (default: $NNI_REMOTE_AGENT_PORT, else any free port)")
     args = parser.parse_args(argv)
     try:
         proc = ManagerProcess(exp_id=args.experiment_id, experiments_dir=args.experiments_directory,
