@@ -14,8 +14,6 @@ Afterwards the experiment is still running with its budget unchanged.
 from __future__ import annotations
 
 import http.server
-import os
-import shutil
 import threading
 
 import pytest
@@ -23,10 +21,10 @@ import requests
 
 from tests.conftest import free_port
 from tests.integration.local.conftest import wait_for
+from tests.integration.portal.conftest import chromium_launcher
 
 NO_LOCAL_NETWORK_ACCESS = ("--disable-features=BlockInsecurePrivateNetworkRequests,PrivateNetworkAccessSendPreflights,"
                            "PrivateNetworkAccessRespectPreflightResults,LocalNetworkAccessChecks")
-CHROMIUM = os.environ.get("NNI_REMOTE_CHROMIUM", "/usr/bin/chromium")
 
 EVIL = """<!doctype html><title>evil</title><body>
 <form id="f" method="POST" action="{api}/api/v1/nni/experiment?update_type=MAX_TRIAL_NUM" enctype="text/plain">
@@ -57,17 +55,8 @@ window.attack = async function (api) {{
 
 @pytest.fixture
 def chromium():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("playwright is not installed: pip install playwright (never `playwright install`)")
-    if not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)):
-        pytest.skip(f"no chromium at {CHROMIUM}: apt-get install chromium (or set NNI_REMOTE_CHROMIUM)")
-    with sync_playwright() as p:
-        def launch(*extra: str):
-            return p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-                "--no-sandbox", "--disable-background-networking", "--disable-component-update",
-                "--disable-dev-shm-usage", *extra])
+    """``launch(*extra_args)``: Debian's chromium (the portal tests' launcher)."""
+    with chromium_launcher() as launch:
         yield launch
 
 
