@@ -16,8 +16,8 @@ from typing import Any, Optional
 
 import requests
 
-from nni_remote.errors import (ConfigError, ExperimentNotRunning, NniRemoteError, ReadOnlyError,
-                               TrialNotFound)
+from nni_remote.errors import AccessDenied as AccessDenied
+from nni_remote.errors import ExperimentNotRunning, NniRemoteError, error_for_code
 
 TIMEOUT = 20.0
 
@@ -56,16 +56,7 @@ class RestClient:
         if resp.status_code == 401:
             raise AccessDenied(f"the manager on port {self.port} wants its access token: {_message(resp)}")
         if resp.status_code >= 400:
-            try:
-                message = resp.json().get("error", resp.text)
-            except ValueError:
-                message = resp.text
-            kind = {404: TrialNotFound, 403: ReadOnlyError}.get(resp.status_code)
-            if kind is not None and (resp.status_code != 404 or "trial" in message):
-                raise kind(message)
-            if resp.status_code == 400:
-                raise ConfigError(message)
-            raise NniRemoteError(f"{method} {route} failed ({resp.status_code}): {message}")
+            raise _error_of(resp, f"{method} {route}")
         if raw:
             return resp
         if not resp.content:
@@ -145,8 +136,16 @@ class RestClient:
         self.session.close()
 
 
-class AccessDenied(NniRemoteError):
-    """The manager listens beyond loopback and refused a request without its access token."""
+def _error_of(resp: requests.Response, what: str) -> NniRemoteError:
+    """The project exception an error answer stands for, by its body's ``code`` (errors.py's table)."""
+    try:
+        body = resp.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("code"), str):
+        return error_for_code(body["code"], str(body.get("error", "")))
+    message = str(body.get("error", resp.text)) if isinstance(body, dict) else resp.text
+    return NniRemoteError(f"{what} failed ({resp.status_code}): {message}")
 
 
 def _message(resp: requests.Response) -> str:
@@ -160,8 +159,8 @@ def find_token(port: int) -> Optional[str]:
     """The access token of the manager on ``port`` of this machine, from its experiment directory."""
     import os
 
-    from nni_remote.manager import registry
-    from nni_remote.server.access import read_token
+    from nni_remote.common import registry
+    from nni_remote.common.tokens import read_token
     entries = sorted(registry.all_entries().values(), key=lambda e: e.get("status") == "STOPPED")
     for entry in entries:
         if entry.get("port") == port and entry.get("logDir"):

@@ -24,7 +24,7 @@ from nni_remote.client import RestClient
 from nni_remote.config import ExperimentConfig
 from nni_remote.data import TrialJob, TrialMetricData, TrialResult
 from nni_remote.errors import ExperimentNotFound, ExperimentNotRunning, NniRemoteError
-from nni_remote.manager import registry
+from nni_remote.common import registry
 from nni_remote.manager.updates import preflight
 from nni_remote.progress import ProgressBar
 
@@ -109,13 +109,17 @@ class Experiment:
             workdir = canonical.experiment_working_directory
             body = canonical.to_json(include_secrets=True)
             platform, name = canonical.platform, canonical.experiment_name
-            manager_ip = canonical.nni_manager_ip if platform == "remote" else None
+            service = canonical.training_service
+            assert service is not None  # canonical() requires one
+            manager_ip = service.manager_listen_ip()
+            agents = service.machine_count()
             log_level = "debug" if debug else (canonical.log_level or "info")
         else:
             entry = registry.get_entry(self.id) or {}
             workdir = entry.get("logDir") or os.path.expanduser("~/nni-experiments")
             body, platform, name = None, entry.get("platform", "local"), entry.get("experimentName")
             manager_ip = entry.get("nniManagerIp")
+            agents = 0
             log_level = "debug" if debug else "info"
         if not _port_idle(port):
             raise NniRemoteError(f"Port {port} is not idle: another process listens there; pick another port")
@@ -125,8 +129,8 @@ class Experiment:
                 "--action", self._action, "--experiments-directory", workdir, "--log-level", log_level]
         if manager_ip:
             argv += ["--also-listen", manager_ip]
-        if self._action == "create" and platform == "remote":
-            argv += ["--agents", str(len(canonical.machines))]
+        if agents > 1:
+            argv += ["--agents", str(agents)]
         out: Optional[TextIO] = None
         err: Optional[TextIO] = None
         if run_mode == RunMode.Foreground:

@@ -5,7 +5,8 @@ import sys
 import time
 from typing import Any, Optional, TextIO
 
-from nni_remote.manager.trials import decode_metric, scalar
+from nni_remote.common.metrics import decode_data as decode_metric
+from nni_remote.common.metrics import scalar
 
 
 class ProgressBar:

@@ -118,6 +118,7 @@ def validate(config: ExperimentConfig, canon: Canon) -> None:
     if config.shared_storage is not None:
         canon.error("sharedStorage", "is not supported by nni-remote (code is uploaded over SSH); remove it")
     if config.training_service is None:
-        canon.error("trainingService", "is required: a mapping with platform local or remote")
+        from nni_remote.services.platforms import platform_names
+        canon.error("trainingService", f"is required: a mapping with platform {' or '.join(platform_names())}")
     else:
         config.training_service.validate_canonical("trainingService", canon)

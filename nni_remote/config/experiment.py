@@ -4,14 +4,15 @@ from __future__ import annotations
 import os
 from typing import Any, Dict, List, Optional, Union
 
-from pydantic import Field, PrivateAttr, field_validator
+from pydantic import PrivateAttr, field_validator
 
 from ..errors import ConfigError
 from .algorithm import AlgorithmConfig
 from .base import Canon, ConfigBase, dump
 from .canonical import canonicalize, validate
 from .fields import Bool, OptDuration, OptGpuCount, OptGpuIndices, OptPath, OptPosInt, OptStr, Path, Str
-from .training_service import LocalConfig, RemoteConfig, RemoteMachineConfig, check_training_service, platform_config
+from .training_service import (RemoteConfig, RemoteMachineConfig, TrainingServiceConfig, check_training_service,
+                               platform_config)
 
 
 class ExperimentConfig(ConfigBase):
@@ -50,7 +51,7 @@ class ExperimentConfig(ConfigBase):
     tuner: Optional[AlgorithmConfig] = None
     assessor: Optional[AlgorithmConfig] = None
     advisor: Optional[AlgorithmConfig] = None
-    training_service: Optional[Union[LocalConfig, RemoteConfig]] = Field(default=None, discriminator="platform")
+    training_service: Optional[TrainingServiceConfig] = None
     shared_storage: Any = None
 
     _base_dir: Optional[str] = PrivateAttr(default=None)
@@ -73,7 +74,7 @@ class ExperimentConfig(ConfigBase):
 
     @property
     def platform(self) -> Optional[str]:
-        """The training service's platform (``'local'`` or ``'remote'``), None when unset."""
+        """The training service's platform (``'local'``, ``'remote'``, ...), None when unset."""
         return None if self.training_service is None else self.training_service.platform
 
     @property

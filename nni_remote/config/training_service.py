@@ -1,7 +1,10 @@
-"""Training-service configs: ``LocalConfig``, ``RemoteConfig`` and its machines.
+"""Training-service configs: the base every platform's config extends, ``LocalConfig``, ``RemoteConfig``.
 
-nni-remote runs two platforms. Other NNI platforms and hybrid lists are
-rejected by :func:`check_training_service` with a message saying so.
+Which platforms exist is decided by the platform registry
+(:mod:`nni_remote.services.platforms`): :func:`check_training_service` looks the
+``platform`` key up there and validates the mapping with that platform's config
+class. NNI platforms nni-remote does not run and hybrid lists are rejected
+with a message saying so.
 """
 from __future__ import annotations
 
@@ -16,8 +19,6 @@ from .base import Canon, ConfigBase, camel_case, describe, join_path, resolve_pa
 from .fields import Bool, OptBool, OptGpuCount, OptGpuIndices, OptPath, OptPosInt, OptSecret, OptStr, PosInt, Port, fail
 from .units import parse_gpu_indices
 
-SUPPORTED = ("local", "remote")
-_NNI_ONLY = ("openpai", "pai", "aml", "dlc", "kubeflow", "frameworkcontroller", "adl", "hybrid")
 _SHORTCUTS = ("trial_command", "trial_code_directory", "trial_gpu_number", "nni_manager_ip", "debug")
 _PER_MACHINE = "it is set per machine: put it in each entry of trainingService.machineList"
 
@@ -43,6 +44,14 @@ class TrainingServiceConfig(ConfigBase):
     trial_gpu_number: OptGpuCount = None
     nni_manager_ip: OptStr = None
     debug: OptBool = None
+
+    def machine_count(self) -> int:
+        """How many machines (agents) this service will run; sizes the manager's thread pool."""
+        return 1
+
+    def manager_listen_ip(self) -> Optional[str]:
+        """An address beyond loopback the manager must also listen on (agents connect there directly)."""
+        return self.nni_manager_ip
 
     def canonicalize(self, path: str, top: Any, canon: Canon) -> None:
         """Resolve own paths, then copy unset shortcut fields from the experiment config."""
@@ -187,6 +196,9 @@ class RemoteConfig(TrainingServiceConfig):
     machine_list: List[RemoteMachineConfig] = Field(default_factory=list)
     reuse_mode: Bool = False
 
+    def machine_count(self) -> int:
+        return len(self.machine_list)
+
     def canonicalize(self, path: str, top: Any, canon: Canon) -> None:
         super().canonicalize(path, top, canon)
         for index, machine in enumerate(self.machine_list):
@@ -207,31 +219,36 @@ class RemoteConfig(TrainingServiceConfig):
 
 
 def check_training_service(value: Any) -> Any:
-    """Before-validator of ``trainingService``: pick the platform, reject what we do not run."""
+    """Before-validator of ``trainingService``: pick the platform's config class and validate with it."""
+    from nni_remote.errors import UnknownPlatform
+    from nni_remote.services.platforms import NNI_ONLY, get_platform, platform_names
     if value is None or isinstance(value, TrainingServiceConfig):
         return value
-    supported = "supported: " + ", ".join(SUPPORTED)
+    supported = "supported: " + ", ".join(platform_names())
     if isinstance(value, (list, tuple)):
         raise fail(f"a list of training services (NNI's hybrid mode) is not supported by nni-remote; {supported}")
     if not isinstance(value, Mapping):
-        raise fail(f"must be a mapping with a platform ({', '.join(SUPPORTED)}), got {describe(value)}")
+        raise fail(f"must be a mapping with a platform ({', '.join(platform_names())}), got {describe(value)}")
     keys = [k for k in value if isinstance(k, str) and k.lower().replace("_", "") == "platform"]
     if not keys:
         raise fail(f"is required: the training-service platform; {supported}", sub="platform")
     platform = value[keys[0]]
     if not isinstance(platform, str):
         raise fail(f"must be a string; {supported}; got {describe(platform)}", sub="platform")
-    if platform.lower() not in SUPPORTED:
-        known = "an NNI platform that is" if platform.lower() in _NNI_ONLY else "a platform"
-        raise fail(f"{platform!r} is {known} not supported by nni-remote; {supported}", sub="platform")
+    try:
+        config_class = get_platform(platform).config_class
+    except UnknownPlatform:
+        known = "an NNI platform that is" if platform.lower() in NNI_ONLY else "a platform"
+        raise fail(f"{platform!r} is {known} not supported by nni-remote; {supported}", sub="platform") from None
     data = {k: v for k, v in value.items() if k not in keys}
     data["platform"] = platform.lower()
-    return data
+    return config_class.model_validate(data)  # a ConfigError here keeps its field paths
 
 
 def platform_config(platform: Any) -> dict:
     """The blank training service of ``ExperimentConfig('remote')``, as a dict to validate."""
     if not isinstance(platform, (str, list, tuple)):
         raise ConfigError([("trainingService",
-                            f"the positional argument is the platform ('local' or 'remote'), got {describe(platform)}")])
+                            f"the positional argument is the platform (e.g. 'local' or 'remote'), "
+                            f"got {describe(platform)}")])
     return list(platform) if not isinstance(platform, str) else {"platform": platform}  # type: ignore[return-value]

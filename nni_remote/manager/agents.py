@@ -19,7 +19,9 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any, Optional
 
-from nni_remote.errors import NniRemoteError
+from nni_remote.common.metrics import encode_data
+from nni_remote.errors import MachineStateError as MachineStateError
+from nni_remote.errors import UnknownMachine as UnknownMachine
 from nni_remote.manager import scheduler
 from nni_remote.manager.agent_trust import owns_run, plausible_time
 from nni_remote.manager.scheduler import Machine
@@ -37,10 +39,6 @@ LOST_AFTER = float(os.environ.get("NNI_REMOTE_LOST_AFTER", "60"))
 RETRY_LIMIT = int(os.environ.get("NNI_REMOTE_RETRY_LIMIT", "3"))
 START_FAILURES_TO_DRAIN = 3
 START_UP_SECONDS = 5.0        # a trial that fails within this long after starting failed "at start-up"
-
-
-class UnknownMachine(NniRemoteError):
-    """An agent named a machine this experiment does not have."""
 
 
 def run_id(trial: Trial) -> str:
@@ -332,7 +330,7 @@ class AgentHub:
                 if self.c.stopping or alive or (m.last_seen and time.time() - m.last_seen <= SUSPECT_AFTER):
                     return
                 silent = time.time() - (m.last_seen or m.since)
-                if m.state not in ("lost", "failed") and (silent > LOST_AFTER or self.c.service.platform == "local"):
+                if m.state not in ("lost", "failed") and (silent > LOST_AFTER or self.c.service.probe_is_definitive):
                     self._mark_lost(m, f"no sync for {silent:.0f} s and the probe failed")
                 failures = m.info.get("relaunch_failures", 0)
             error = self.c.service.relaunch(m.name, self.c.head)
@@ -352,8 +350,8 @@ class AgentHub:
         log.warning("machine %s lost: %s", m.name, why)
         m.set_state("lost", why)
         m.synced = False
-        if self.c.service is not None and self.c.service.platform == "local":
-            return  # a local agent's trials survive it; the relaunched agent re-attaches them
+        if self.c.service is not None and self.c.service.trials_survive_agent:
+            return  # the trials outlive their agent; the relaunched agent re-attaches them
         for trial in [t for t in self.c.trials.values() if t.machine == m.name and t.status in ACTIVE]:
             self.requeue(trial, f"machine {m.name} lost at {time.strftime('%H:%M:%S')}")
         m.assigned.clear()
@@ -416,7 +414,6 @@ def _metric_record(trial: Trial, event: dict[str, Any]) -> Optional[dict[str, An
     if not isinstance(record, dict) or record.get("type") not in ("FINAL", "PERIODICAL"):
         return None
     value = record.get("value")
-    text = value if isinstance(value, str) else json.dumps(value)
     try:
         sequence = int(record.get("sequence") or 0)
     except (TypeError, ValueError):
@@ -427,4 +424,4 @@ def _metric_record(trial: Trial, event: dict[str, Any]) -> Optional[dict[str, An
         return None
     pid = record.get("parameter_id")
     return {"trial_id": trial.id, "parameter_id": None if pid is None else str(pid), "kind": record["type"],
-            "sequence": sequence, "data": json.dumps(text), "timestamp": now_ms()}
+            "sequence": sequence, "data": encode_data(value), "timestamp": now_ms()}

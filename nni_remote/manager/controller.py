@@ -21,7 +21,8 @@ import time
 import traceback
 from typing import Any, Optional
 
-from nni_remote.errors import NniRemoteError, ReadOnlyError, TrialNotFound
+from nni_remote.errors import BudgetExceeded as BudgetExceeded
+from nni_remote.errors import ReadOnlyError, TrialNotFound
 from nni_remote.manager.agents import AgentHub
 from nni_remote.manager.store import Store, now_ms
 from nni_remote.manager.trials import (ACTIVE, TERMINAL, Trial, decode_metric, kill_message, kill_status,
@@ -30,10 +31,6 @@ from nni_remote.manager.tuner_host import TunerHost
 from nni_remote.services.base import HeadInfo, TrainingService
 
 log = logging.getLogger("nni_remote.manager")
-
-
-class BudgetExceeded(NniRemoteError):
-    """A customized trial was submitted after max_trial_number was reached."""
 
 
 class Controller:
@@ -158,13 +155,22 @@ class Controller:
     # -- profile & status ---------------------------------------------------
     def _save_profile(self) -> None:
         self.profile["execDuration"] = self.exec_duration
-        self.profile["nextSequenceId"] = self._next_seq()
+        self.profile["nextSequenceId"] = self.next_sequence_id()
         self.profile["revision"] = self.profile.get("revision", 0) + 1
         self.store.save_profile(self.profile)
         self._persisted_duration = self.exec_duration
 
-    def _next_seq(self) -> int:
+    def next_sequence_id(self) -> int:
+        """The sequence id the next submitted trial gets (call under ``lock``)."""
         return max((t.seq for t in self.trials.values()), default=-1) + 1
+
+    def profile_snapshot(self) -> dict[str, Any]:
+        """NNI's experiment profile as ``GET /experiment`` shows it, consistent at one instant."""
+        with self.lock:
+            profile = dict(self.profile)
+            profile["execDuration"] = self.exec_duration
+            profile["nextSequenceId"] = self.next_sequence_id()
+            return profile
 
     def _set_status(self, status: str) -> None:
         if status == self.status:
@@ -263,7 +269,7 @@ class Controller:
             self._update_status()
 
     def _submit(self, parameter_id: Any, params: Any, source: str) -> Trial:
-        trial = Trial(id=new_trial_id(self.trials), seq=self._next_seq(),
+        trial = Trial(id=new_trial_id(self.trials), seq=self.next_sequence_id(),
                       parameter=pack_parameters(parameter_id, params, source), parameter_id=parameter_id,
                       source=source, submit_time=now_ms())
         self.trials[trial.id] = trial

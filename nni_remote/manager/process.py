@@ -14,32 +14,33 @@ import signal
 import sys
 import threading
 import time
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from flask import Response
 
-from nni_remote.errors import ConfigError, NniRemoteError
-from nni_remote.manager import listeners, registry
+from nni_remote.common import registry
+from nni_remote.errors import ConfigError, ExperimentConflict, NniRemoteError, TunerError
+from nni_remote.manager import listeners
 from nni_remote.manager.agent_trust import MachineCredentials
 from nni_remote.manager.controller import Controller
+from nni_remote.manager.service_gate import ServiceGate
 from nni_remote.manager.store import Store
 from nni_remote.manager.updates import preflight
 from nni_remote.services.base import HeadInfo, TrainingService
+from nni_remote.services.platforms import get_platform
+
+if TYPE_CHECKING:
+    from nni_remote.config import ExperimentConfig
 
 log = logging.getLogger("nni_remote.manager")
 REST_THREADS = 32
 
 
-def make_service(config: Any, exp_dir: str, exp_id: str) -> TrainingService:
-    """The training service for the config's platform."""
-    platform = config.training_service.platform
-    if platform == "local":
-        from nni_remote.services.local import LocalTrainingService
-        return LocalTrainingService(config, exp_dir, config.trial_concurrency)
-    if platform == "remote":
-        from nni_remote.services.remote import RemoteTrainingService
-        return RemoteTrainingService(config, exp_dir, exp_id)
-    raise ConfigError([("trainingService.platform", f"{platform!r} is not supported; use local or remote")])
+def make_service(config: "ExperimentConfig", exp_dir: str, exp_id: str) -> TrainingService:
+    """The training service for the config's platform, from the platform registry."""
+    if config.training_service is None:
+        raise ConfigError([("trainingService", "is required")])
+    return get_platform(config.training_service.platform).service_class(config, exp_dir, exp_id)
 
 
 class ManagerProcess:
@@ -57,6 +58,7 @@ class ManagerProcess:
         self.agents = agents
         self.credentials = MachineCredentials()       # one agent credential per machine
         self.controller: Optional[Controller] = None
+        self.service_gate = ServiceGate(None, self.exp_dir)
         self._lock = threading.Lock()
         make_private(self.exp_dir, ("log", "db", "checkpoint", "trials"))
         _setup_logging(os.path.join(self.exp_dir, "log", "nnimanager.log"), foreground, log_level)
@@ -83,40 +85,47 @@ class ManagerProcess:
             config = config.canonical()
         self._build(config, masked)
 
-    def accept_config(self, body: Any) -> Response:
-        """``POST /experiment``: start a created experiment with this config."""
-        from nni_remote.server.rest import error, json_response
+    def accept_config(self, body: Any) -> Optional[dict[str, Any]]:
+        """``POST /experiment``: start a created experiment with this config.
+
+        Returns the answer's body (None: an empty answer); raises ConfigError
+        (400) for a bad config and ExperimentConflict (409) when one is running.
+        """
         with self._lock:
             if self.controller is not None:
                 if self.action != "create":
-                    return json_response("")  # NNI's launcher posts on resume/view too
-                return error(f"experiment {self.exp_id} is already running; the config cannot be replaced", 409)
+                    return None  # NNI's launcher posts on resume/view too
+                raise ExperimentConflict(f"experiment {self.exp_id} is already running; "
+                                         "the config cannot be replaced")
             if not isinstance(body, dict):
-                return error("the body must be the experiment config as a JSON object", 400)
+                raise ConfigError("the body must be the experiment config as a JSON object")
             from nni_remote.config import ExperimentConfig, SecretBox
-            try:
-                config = ExperimentConfig.from_json(body).canonical()
-                preflight(config)
-            except ConfigError as exc:
-                return error(str(exc), 400)
+            config = ExperimentConfig.from_json(body).canonical()
+            preflight(config)
             masked, blob = SecretBox().seal_config(config.to_json(include_secrets=True))
             if blob:
                 self.store.set_meta("secrets", blob)
-            try:
-                self._build(config, masked)
-            except NniRemoteError as exc:
-                return error(str(exc), 400)
-            return json_response({"experiment_id": self.exp_id})
+            self._build(config, masked)
+            return {"experiment_id": self.exp_id}
 
-    def _build(self, config: Any, config_json: dict[str, Any]) -> None:
+    def _build(self, config: "ExperimentConfig", config_json: dict[str, Any]) -> None:
         service = None if self.action == "view" else make_service(config, self.exp_dir, self.exp_id)
+        self.service_gate = ServiceGate(service, self.exp_dir)
         head = HeadInfo(url=f"http://127.0.0.1:{self.agent_port}", local_port=self.agent_port,
                         credential=self.credentials.token_for)
         ctl = Controller(exp_id=self.exp_id, exp_dir=self.exp_dir, config=config, config_json=config_json,
                          store=self.store, service=service, action=self.action, head=head,
                          registry_update=lambda **kw: registry.update_entry(self.exp_id, **kw))
         self.controller = ctl
-        ctl.start()
+        try:
+            ctl.start()
+        except NniRemoteError:
+            self.controller = None
+            raise
+        except Exception as exc:  # a tuner that rejects the search space, a broken custom tuner, ...
+            self.controller = None
+            log.exception("the experiment could not start")
+            raise TunerError(f"the experiment could not start: {exc.__class__.__name__}: {exc}") from exc
 
     # -- operations ----------------------------------------------------------------
     def stop(self) -> None:

@@ -2,14 +2,18 @@
 from __future__ import annotations
 
 import json
-import math
 import secrets
 import string
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-TERMINAL = ("SUCCEEDED", "FAILED", "USER_CANCELED", "SYS_CANCELED", "EARLY_STOPPED")
-ACTIVE = ("WAITING", "RUNNING")
+from nni_remote.common.metrics import decode_data as decode_metric
+from nni_remote.common.metrics import scalar as scalar
+from nni_remote.common.statuses import TRIAL_ACTIVE as ACTIVE
+from nni_remote.common.statuses import TRIAL_TERMINAL as TERMINAL
+
+__all__ = ["ACTIVE", "TERMINAL", "Trial", "decode_metric", "kill_message", "kill_status", "new_trial_id",
+           "pack_parameters", "scalar"]
 _ALNUM = string.ascii_letters + string.digits
 _KILLS = {  # why the manager killed a trial -> (the status it ends with, its message)
     "user": ("USER_CANCELED", "killed by user"),
@@ -40,24 +44,6 @@ def pack_parameters(parameter_id: Any, parameters: Any, source: str) -> str:
     """The packed parameter record (§5.3) as the JSON text a trial reads."""
     return json.dumps({"parameter_id": parameter_id, "parameter_source": source, "parameters": parameters,
                        "parameter_index": 0})
-
-
-def decode_metric(data: str) -> Any:
-    """Value of a stored metric ``data`` (a JSON text of the trial's JSON text)."""
-    try:
-        inner = json.loads(data)
-        return json.loads(inner) if isinstance(inner, str) else inner
-    except (ValueError, TypeError):
-        return None
-
-
-def scalar(value: Any) -> Optional[float]:
-    """The number a tuner sees: the value or value['default']; None if there is none."""
-    if isinstance(value, dict):
-        value = value.get("default")
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return None if math.isnan(value) else float(value)
 
 
 @dataclass

@@ -43,9 +43,10 @@ from urllib.parse import urlencode, urlsplit
 
 from flask import Flask, Response, g, redirect, request
 
+from nni_remote.common.tokens import TOKEN_FILE as TOKEN_FILE
+from nni_remote.common.tokens import read_token as read_token
 from nni_remote.server import peer
 
-TOKEN_FILE = ".portal-token"
 OPEN_PATHS = ("/api/v1/nni/check-status", "/api/v1/nni/check-status/")
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 ALLOW_HOSTS_ENV = "NNI_REMOTE_ALLOW_HOSTS"
@@ -75,14 +76,6 @@ def setup_token(hosts: Iterable[str], exp_dir: str) -> str:
     os.chmod(tmp, 0o600)
     os.replace(tmp, path)
     return token
-
-
-def read_token(exp_dir: str) -> Optional[str]:
-    try:
-        with open(os.path.join(exp_dir, TOKEN_FILE), encoding="utf-8") as f:
-            return f.read().strip() or None
-    except OSError:
-        return None
 
 
 def needs_token_always(hosts: Iterable[str]) -> bool:
@@ -218,7 +211,8 @@ def _set_cookie_and_clean(manager: Any) -> Any:
 
 def _deny(message: str, status: int) -> Response:
     if request.path.startswith("/api/"):
-        return Response(json.dumps({"error": message}), status=status, mimetype="application/json")
+        from nni_remote.server.errors import error
+        return error(message, status)
     import html
     page = (f"<!doctype html><meta charset='utf-8'><title>nni-remote: access denied</title>"
             f"<h1>{'Access token needed' if status == 401 else 'Refused'}</h1><p>{html.escape(message)}</p>")

@@ -14,7 +14,8 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, request
 
-from nni_remote.manager.agents import UnknownMachine
+from nni_remote.server import errors
+from nni_remote.server.errors import error_body
 
 bp = Blueprint("agent", __name__)
 PREFIX = "/api/agent/v1"
@@ -25,6 +26,7 @@ def create_agent_app(manager: Any) -> Flask:
     app = Flask("nni_remote_agents", static_folder=None)
     app.config["MANAGER"] = manager
     app.config["MAX_CONTENT_LENGTH"] = 50 * 1024 * 1024
+    errors.install(app)
     app.register_blueprint(bp, url_prefix=PREFIX)
     return app
 
@@ -39,13 +41,13 @@ def _authenticate() -> Response | None:
     header = request.headers.get("Authorization", "")
     machine = manager.credentials.machine_for(header[7:]) if header.startswith("Bearer ") else None
     if machine is None:
-        return _reply({"error": "missing or wrong agent credential"}, 401)
+        return _reply(error_body("missing or wrong agent credential", "access_denied"), 401)
     g.machine = machine
     if _body().get("machine") != machine:
-        return _reply({"error": f"this credential belongs to machine {machine!r}: it cannot speak for "
-                                f"{_body().get('machine')!r}"}, 403)
+        return _reply(error_body(f"this credential belongs to machine {machine!r}: it cannot speak for "
+                                 f"{_body().get('machine')!r}", "forbidden"), 403)
     if manager.controller is None:
-        return _reply({"error": "the experiment is not running yet"}, 503)
+        return _reply(error_body("the experiment is not running yet", "experiment_not_ready"), 503)
     return None
 
 
@@ -56,10 +58,7 @@ def _body() -> dict[str, Any]:
 
 @bp.post("/poll")
 def poll() -> Response:
-    try:
-        return _reply(current_app.config["MANAGER"].controller.hub.poll(_body(), g.machine))
-    except UnknownMachine as exc:
-        return _reply({"error": str(exc)}, 404)
+    return _reply(current_app.config["MANAGER"].controller.hub.poll(_body(), g.machine))  # UnknownMachine: 404
 
 
 @bp.post("/events")

@@ -4,11 +4,14 @@ The agent routes have their own app and listener (server/agent.py): they are nev
 """
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from flask import Flask, Response
 
-from nni_remote.server import access, extra, portal, rest
+from nni_remote.server import access, errors, extra, portal, rest
+from nni_remote.services.base import read_local_chunk, safe_file_name
+from trial_agent.files import MAX_READ
 
 CORS_HEADERS = {"Access-Control-Allow-Headers": "Origin, X-Requested-With, Content-Type, Accept",
                 "Access-Control-Allow-Methods": "PUT,POST,GET,DELETE,OPTIONS"}
@@ -21,6 +24,7 @@ def create_app(manager: Any) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = 50 * 1024 * 1024
     app.url_map.strict_slashes = False
     access.install(app, manager)
+    errors.install(app)
     app.register_blueprint(rest.bp, url_prefix="/api/v1/nni")
     app.register_blueprint(extra.bp, url_prefix="/api/v1/nni-remote")
     app.register_blueprint(portal.bp)
@@ -32,12 +36,13 @@ def create_app(manager: Any) -> Flask:
 
     @app.get("/logs/<path:name>")
     def logs(name: str) -> Response:
-        from nni_remote.server import trial_files
+        """The last 16 MiB of one of the manager's log files, by the same safe reader as trial files."""
+        if not safe_file_name(name):
+            return Response(f"{name!r} is not a log file name", status=404, mimetype="text/plain")
         try:
-            return Response(trial_files.read_log(manager, name), mimetype="text/plain")
+            return Response(read_local_chunk(os.path.join(manager.exp_dir, "log", name), MAX_READ).data,
+                            mimetype="text/plain")
         except FileNotFoundError:
             return Response(f"no log file {name!r}", status=404, mimetype="text/plain")
-        except OSError as exc:  # a path, a link or a FIFO: refused
-            return Response(f"cannot serve log {name!r}: {exc}", status=403, mimetype="text/plain")
 
     return app

@@ -10,27 +10,30 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from typing import Any, Optional
 
 from flask import Blueprint, Response, request
 
-from nni_remote.errors import ConfigError, TrialNotFound
+from nni_remote.common.metrics import decode_data as decode_metric
+from nni_remote.common.metrics import scalar
+from nni_remote.common.statuses import TRIAL_ACTIVE as ACTIVE
+from nni_remote.common.statuses import TRIAL_TERMINAL as TERMINAL
+from nni_remote.errors import (BadRequest, BudgetExceeded, MachineStateError, ReadOnlyError, TrialFileNotFound,
+                               TrialNotFound, TrialStateError, UnknownMachine)
+from nni_remote.manager.trials import Trial
 from nni_remote.manager.updates import duration_seconds
-from nni_remote.manager.trials import ACTIVE, TERMINAL, Trial, decode_metric, scalar
-from nni_remote.server import trial_files as trial_files_io
-from nni_remote.server.rest import ExperimentNotReady, controller, manager
+from nni_remote.server.rest import controller, manager
+from nni_remote.services.base import TrialFile, list_local_dir, read_local_chunk, safe_file_name
 
 bp = Blueprint("nni_remote_extra", __name__)
 TAIL_DEFAULT = 64 * 1024
 TAIL_MAX = 1024 * 1024
+STANDARD_FILES = ("trial.stdout", "trial.stderr", "trial.log")
 
 
 def reply(data: Any, status: int = 200) -> Response:
     return Response(json.dumps(plain(data), allow_nan=False), status=status, mimetype="application/json")
-
-
-def error(message: str, status: int) -> Response:
-    return reply({"error": message}, status)
 
 
 def plain(value: Any) -> Any:
@@ -42,21 +45,6 @@ def plain(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [plain(v) for v in value]
     return value
-
-
-@bp.errorhandler(ExperimentNotReady)
-def _not_ready(_: Exception) -> Response:
-    return error("the experiment is still initializing: POST /api/v1/nni/experiment with its config first", 409)
-
-
-@bp.errorhandler(TrialNotFound)
-def _no_trial(exc: Exception) -> Response:
-    return error(str(exc), 404)
-
-
-@bp.errorhandler(ConfigError)
-def _bad_request(exc: Exception) -> Response:
-    return error(str(exc), 400)
 
 
 @bp.get("/openapi.json")
@@ -155,6 +143,12 @@ def trial_detail(trial_id: str) -> Response:
     return reply(view)
 
 
+def _local_dir(trial: Trial) -> Optional[str]:
+    """The trial's directory when it is on this machine (local mode, or a view of one)."""
+    path = trial.log_path or ""
+    return path if path and os.path.isabs(path) and os.path.isdir(path) else None
+
+
 @bp.get("/trials/<trial_id>/files")
 def trial_files(trial_id: str) -> Response:
     """The regular files of a trial's directory (on its machine), with sizes (links and FIFOs left out)."""
@@ -162,18 +156,18 @@ def trial_files(trial_id: str) -> Response:
     with ctl.lock:
         trial = _trial(trial_id)
         machine, log_path = trial.machine, trial.log_path
-    files: list[dict[str, Any]] = []
-    if machine is not None or ctl.service is None:
-        try:
-            files = [dict(f) for f in trial_files_io.listing(manager(), machine, trial_id)]
-        except FileNotFoundError:
-            files = []
-        except OSError as exc:  # unreachable host, busy, or a refused directory
-            where = f" on {machine}" if machine else ""
-            return error(f"cannot list the files of trial {trial_id}{where}: {exc}",
-                         503 if isinstance(exc, trial_files_io.Busy) else 502)
+    files: list[TrialFile] = []
+    local = _local_dir(trial)
+    listed = True
+    if machine is not None and ctl.service is not None:
+        files = manager().service_gate.list_files(machine, trial_id)
+    elif local is not None:  # a viewed experiment whose trials ran on this machine
+        files = list_local_dir(local)
+    else:
+        listed = False
+        files = [TrialFile(name, None) for name in STANDARD_FILES] if machine else []
     return reply({"trialJobId": trial_id, "machine": machine, "directory": log_path or None,
-                  "listed": True, "files": files})
+                  "listed": listed, "files": [f.as_json() for f in files]})
 
 
 @bp.get("/trials/<trial_id>/tail/<name>")
@@ -184,34 +178,33 @@ def trial_tail(trial_id: str, name: str) -> Response:
     growing file: pass the ``size`` of the previous answer).
     A file the trial has not written yet answers 200 with ``exists: false`` (the
     portal polls this while the trial runs); an unknown trial is a 404; a link,
-    FIFO or other non-regular file is refused with 403 (server/trial_files.py).
+    FIFO or other non-regular file is refused with 403 (``trial_agent/files.py``).
     """
     try:
         size = min(max(int(request.args.get("bytes", TAIL_DEFAULT)), 1), TAIL_MAX)
         offset = request.args.get("offset")
         start = None if offset is None else max(int(offset), 0)
     except ValueError:
-        return error("bytes and offset must be whole numbers", 400)
-    try:
-        name = trial_files_io.canonical_name(name)
-    except trial_files_io.UnsafeFile as exc:
-        return error(str(exc), 400)
+        raise BadRequest("bytes and offset must be whole numbers") from None
+    name = {"stdout": "trial.stdout", "stderr": "trial.stderr"}.get(name, name)
+    if not safe_file_name(name):
+        raise BadRequest(f"{name!r} is not a file name in the trial's directory")
     ctl = controller()
     with ctl.lock:
-        machine = _trial(trial_id).machine
-    if machine is None and ctl.service is not None:
-        return error(f"trial {trial_id} has not started: it has no files yet", 404)
+        trial = _trial(trial_id)
+        machine = trial.machine
+    local = _local_dir(trial)
+    if machine is None and local is None:
+        raise TrialFileNotFound(f"trial {trial_id} has not started: it has no files yet")
     try:
-        data, total, begin = trial_files_io.read(manager(), machine, trial_id, name, size, start)
-    except FileNotFoundError:  # not written yet: a normal state for a page that polls
+        if (machine is None or ctl.service is None) and local is not None:  # viewed, trials ran here
+            chunk = read_local_chunk(os.path.join(local, name), size, start)
+        else:
+            chunk = manager().service_gate.tail_file(machine, trial_id, name, size, start)
+    except (TrialFileNotFound, FileNotFoundError):  # not written yet: normal for a page that polls
         return reply({"trialJobId": trial_id, "name": name, "exists": False, "size": 0, "offset": 0, "next": 0,
                       "truncated": False, "text": ""})
-    except trial_files_io.UnsafeFile as exc:
-        return error(f"trial {trial_id}: {exc}", 403)
-    except trial_files_io.Busy as exc:
-        return error(str(exc), 503)
-    except (OSError, ValueError) as exc:
-        return error(f"cannot read {name!r} of trial {trial_id}: {exc}", 502)
+    data, total, begin = chunk.data, chunk.size, chunk.offset
     return reply({"trialJobId": trial_id, "name": name, "exists": True, "size": total, "offset": begin,
                   "next": begin + len(data), "truncated": begin > 0 or begin + len(data) < total,
                   "text": data.decode("utf-8", "replace")})
@@ -224,33 +217,20 @@ def _retry(ctl: Any, trial: Trial) -> dict[str, Any]:
     return {"from": trial.id, "sequenceId": seq, "trialJobId": new.id if new is not None else None}
 
 
-def _budget_error(exc: Exception) -> Response:
-    return error(str(exc), 400)
-
-
 @bp.post("/trials/<trial_id>/retry")
 def retry_trial(trial_id: str) -> Response:
     """Run a finished trial's parameters again, as a new customized trial."""
-    from nni_remote.errors import ReadOnlyError
-    from nni_remote.manager.controller import BudgetExceeded
     ctl = controller()
     with ctl.lock:
         trial = _trial(trial_id)
         if trial.status in ACTIVE:
-            return error(f"trial {trial_id} is still {trial.status}; kill it first or wait until it ends", 409)
-        try:
-            return reply(_retry(ctl, trial))
-        except BudgetExceeded as exc:
-            return _budget_error(exc)
-        except ReadOnlyError as exc:
-            return error(str(exc), 403)
+            raise TrialStateError(f"trial {trial_id} is still {trial.status}; kill it first or wait until it ends")
+        return reply(_retry(ctl, trial))
 
 
 @bp.post("/trials/retry-failed")
 def retry_failed() -> Response:
     """Retry every FAILED trial that has not been retried yet (each once)."""
-    from nni_remote.errors import ReadOnlyError
-    from nni_remote.manager.controller import BudgetExceeded
     ctl = controller()
     retried: list[dict[str, Any]] = []
     with ctl.lock:
@@ -260,9 +240,9 @@ def retry_failed() -> Response:
             for trial in failed:
                 retried.append(_retry(ctl, trial))
         except BudgetExceeded as exc:
-            return reply({"retried": retried, "error": str(exc)}, 400 if not retried else 200)
-        except ReadOnlyError as exc:
-            return error(str(exc), 403)
+            if not retried:
+                raise
+            return reply({"retried": retried, "error": str(exc), "code": exc.code})
     return reply({"retried": retried})
 
 
@@ -271,28 +251,29 @@ def _ms(seconds: Optional[float]) -> Optional[int]:
     return None if seconds is None else int(seconds * 1000)
 
 
-def machine_view(ctl: Any, m: Any) -> dict[str, Any]:
+def machine_view(m: Any) -> dict[str, Any]:
+    """One machine as REST shows it (call under the controller's lock; ``details`` are added after)."""
     running = sorted({rid.split(".")[0] for rid in m.assigned})
-    describe: dict[str, Any] = {}
-    if ctl.service is not None:
-        try:
-            describe = dict(ctl.service.describe(m.name) or {})
-        except Exception as exc:  # a probe's own failure is data, not a 500
-            describe = {"describeError": str(exc)}
     return {"name": m.name, "address": m.spec.address, "state": m.state, "error": m.error,
             "errors": [m.error] if m.error else [], "drained": m.state == "drained", "since": _ms(m.since),
             "lastHeartbeat": _ms(m.last_seen), "slots": m.spec.slots, "runningTrials": running,
             "gpus": m.gpus, "assignedGpus": {rid.split(".")[0]: list(g) for rid, g in m.assigned.items()},
             "gpuIndices": m.spec.gpu_indices, "startFailures": m.start_failures,
             "agent": {k: v for k, v in m.info.items() if k in ("pid", "python", "protocol")},
-            "details": describe}
+            "details": {}}
+
+
+def _with_details(view: dict[str, Any]) -> dict[str, Any]:
+    view["details"] = manager().service_gate.describe(view["name"])
+    return view
 
 
 @bp.get("/machines")
 def machines() -> Response:
     ctl = controller()
     with ctl.lock:
-        return reply([machine_view(ctl, m) for m in ctl.hub.machines.values()])
+        views = [machine_view(m) for m in ctl.hub.machines.values()]
+    return reply([_with_details(v) for v in views])
 
 
 @bp.post("/machines/<name>/enable")
@@ -301,11 +282,12 @@ def enable_machine(name: str) -> Response:
     ctl = controller()
     with ctl.lock:
         if ctl.readonly:
-            return error(f"experiment {ctl.id} is opened read-only (view): cannot re-enable machines", 403)
+            raise ReadOnlyError(f"experiment {ctl.id} is opened read-only (view): cannot re-enable machines")
         m = ctl.hub.machines.get(name)
         if m is None:
-            return error(f"no machine {name!r} in experiment {ctl.id}", 404)
+            raise UnknownMachine(f"no machine {name!r} in experiment {ctl.id}")
         if m.state != "drained":
-            return error(f"machine {name} is not drained (it is {m.state})", 409)
+            raise MachineStateError(f"machine {name} is not drained (it is {m.state})")
         ctl.hub.enable(name)
-        return reply(machine_view(ctl, m))
+        view = machine_view(m)
+    return reply(_with_details(view))

@@ -1,9 +1,10 @@
 """NNI's REST API under ``/api/v1/nni`` (NNI-REFERENCE §3), shapes and quirks included.
 
 Where NNI's behaviour is a bug, the route answers better but compatibly: an
-unknown trial is a 404 with ``{"error": ...}`` (NNI: an empty 200 that makes its
-own client raise TypeError), bad updates are refused with 400 instead of being
-stored, read-only experiments answer 403.
+unknown trial is a 404 with ``{"error": ..., "code": "trial_not_found"}`` (NNI:
+an empty 200 that makes its own client raise TypeError), bad updates are
+refused with 400 instead of being stored, read-only experiments answer 403.
+Errors are raised as project exceptions and answered by ``server/errors.py``.
 """
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, g, request
 
-from nni_remote.errors import ConfigError, ReadOnlyError, TrialNotFound
-from nni_remote.manager import registry
+from nni_remote.common import registry
+from nni_remote.errors import BadRequest, ExperimentNotReady, TrialFileNotFound, TrialNotFound, Unsupported
+from nni_remote.server.errors import error as error
+from nni_remote.services.base import safe_file_name
 
 bp = Blueprint("nni_rest", __name__)
 VERSION = "0.1.0"
@@ -23,10 +26,6 @@ _EMPTY = ""
 def json_response(data: Any, status: int = 200) -> Response:
     body = _EMPTY if data is _EMPTY else json.dumps(data)
     return Response(body, status=status, mimetype="application/json")
-
-
-def error(message: str, status: int) -> Response:
-    return json_response({"error": message}, status)
 
 
 def manager() -> Any:
@@ -40,35 +39,11 @@ def controller() -> Any:
     return ctl
 
 
-class ExperimentNotReady(Exception):
-    """A route needs the experiment, but its config has not been posted yet."""
-
-
-@bp.errorhandler(ExperimentNotReady)
-def _not_ready(_: Exception) -> Response:
-    return error("the experiment is still initializing: POST /experiment with its config first", 409)
-
-
-@bp.errorhandler(ReadOnlyError)
-def _read_only(exc: Exception) -> Response:
-    return error(str(exc), 403)
-
-
-@bp.errorhandler(TrialNotFound)
-def _no_trial(exc: Exception) -> Response:
-    return error(str(exc), 404)
-
-
-@bp.errorhandler(ConfigError)
-def _bad_config(exc: Exception) -> Response:
-    return error(str(exc), 400)
-
-
 def body_json() -> Any:
     try:
         return json.loads(request.get_data(as_text=True) or "null")
     except ValueError as exc:
-        raise ConfigError([("body", f"is not valid JSON: {exc}")])
+        raise BadRequest([("body", f"is not valid JSON: {exc}")]) from None
 
 
 # -- experiment -----------------------------------------------------------------
@@ -88,12 +63,7 @@ def check_status() -> Response:
 
 @bp.get("/experiment")
 def get_experiment() -> Response:
-    ctl = controller()
-    with ctl.lock:
-        profile = dict(ctl.profile)
-        profile["execDuration"] = ctl.exec_duration
-        profile["nextSequenceId"] = ctl._next_seq()
-    return json_response(profile)
+    return json_response(controller().profile_snapshot())
 
 
 @bp.put("/experiment")
@@ -106,7 +76,8 @@ def update_experiment() -> Response:
 
 @bp.post("/experiment")
 def post_experiment() -> Response:
-    return manager().accept_config(body_json())
+    answer = manager().accept_config(body_json())
+    return json_response(_EMPTY if answer is None else answer)
 
 
 @bp.delete("/experiment")
@@ -130,7 +101,7 @@ def import_data() -> Response:
     data = body_json()
     if not isinstance(data, list) or not all(isinstance(d, dict) and isinstance(d.get("parameter"), dict)
                                              and "value" in d for d in data):
-        raise ConfigError([("body", 'must be a list of {"parameter": {...}, "value": ...}')])
+        raise BadRequest([("body", 'must be a list of {"parameter": {...}, "value": ...}')])
     controller().import_data(data)
     return json_response(_EMPTY)
 
@@ -143,8 +114,8 @@ def imported_data() -> Response:
 @bp.put("/experiment/cluster-metadata")
 def cluster_metadata() -> Response:
     if body_json():
-        return error("cluster metadata is a legacy kubeflow/frameworkcontroller setting; "
-                     "nni-remote does not use it", 400)
+        raise Unsupported("cluster metadata is a legacy kubeflow/frameworkcontroller setting; "
+                          "nni-remote does not use it")
     return json_response(_EMPTY)
 
 
@@ -181,14 +152,10 @@ def trial_job(trial_id: str) -> Response:
 
 @bp.post("/trial-jobs")
 def add_trial_job() -> Response:
-    from nni_remote.manager.controller import BudgetExceeded
     params = body_json()
     if not isinstance(params, dict):
-        raise ConfigError([("body", "must be a JSON object of parameters")])
-    try:
-        return json_response({"sequenceId": controller().add_customized_trial(params)})
-    except BudgetExceeded as exc:
-        return error(str(exc), 400)
+        raise BadRequest([("body", "must be a JSON object of parameters")])
+    return json_response({"sequenceId": controller().add_customized_trial(params)})
 
 
 @bp.delete("/trial-jobs/<trial_id>")
@@ -239,32 +206,22 @@ def export_data() -> Response:
     return json_response(rows)
 
 
+_FILE_ALIASES = {"stdout": "trial.stdout", "stderr": "trial.stderr"}
+
+
 @bp.get("/trial-file/<trial_id>/<path:name>")
 def trial_file(trial_id: str, name: str) -> Response:
-    """A trial's file (first 16 MiB), read by server/trial_files.py: regular files only, never a link."""
-    from nni_remote.server import trial_files
+    """A trial's file (first 16 MiB): regular files only, never through a link (``trial_agent/files.py``)."""
     ctl = controller()
     with ctl.lock:
         trial = ctl.trials.get(trial_id)
         if trial is None:
             raise TrialNotFound(f"no trial {trial_id!r} in experiment {ctl.id}")
         machine = trial.machine
-    try:
-        filename = trial_files.canonical_name(name)
-    except trial_files.UnsafeFile:
-        filename = None
-    if filename is None or (machine is None and ctl.service is not None):
-        return error(f"trial {trial_id} has no file {name!r} (it has not started, or the name is invalid)", 404)
-    try:
-        data, _, _ = trial_files.read(manager(), machine, trial_id, filename, trial_files.MAX_READ, 0)
-    except FileNotFoundError:
-        return error(f"trial {trial_id} has no file {filename!r} on {machine}", 404)
-    except trial_files.UnsafeFile as exc:
-        return error(f"trial {trial_id}: {exc}", 403)
-    except trial_files.Busy as exc:
-        return error(str(exc), 503)
-    except (OSError, ValueError) as exc:
-        return error(f"cannot read {filename!r} of trial {trial_id} on {machine}: {exc}", 502)
+    if machine is None or not safe_file_name(name):
+        raise TrialFileNotFound(f"trial {trial_id} has no file {name!r} (it has not started, or the name is invalid)")
+    filename = _FILE_ALIASES.get(name, name)
+    data = manager().service_gate.read_file(machine, trial_id, filename)
     if not data:
         return Response(f"{name} is empty.", mimetype="text/plain")
     try:
@@ -288,5 +245,5 @@ def delete_tensorboard_tasks() -> Response:
 @bp.route("/tensorboard/<task_id>", methods=["GET", "PUT", "DELETE"])
 def tensorboard(task_id: str | None = None) -> Response:
     return error("tensorboard tasks are not supported by nni-remote; run tensorboard on the trial "
-                 "directories yourself", 400 if task_id is None else 404)
+                 "directories yourself", 400 if task_id is None else 404, Unsupported.code)
 

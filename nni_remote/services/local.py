@@ -1,16 +1,30 @@
-"""Local mode: the same trial agent, started as a subprocess on this machine."""
+"""Local mode: the same trial agent, started as a subprocess on this machine.
+
+Trials run in place in the code directory (no copy is made); their files go
+to ``<exp_dir>/trials/<id>``. The agent is a child of nobody (its own
+session), so trials outlive an agent that dies and a relaunched agent
+re-attaches them.
+"""
 from __future__ import annotations
 
+import glob
 import json
 import os
+import signal
 import subprocess
 import sys
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Optional
 
 import psutil
 
-from nni_remote.services.base import HeadInfo, MachineSpec, TrainingService, TrialPaths
+from nni_remote.config.training_service import LocalConfig
+from nni_remote.services.base import (FileChunk, HeadInfo, MachineSpec, TrainingService, TrialFile, TrialPaths,
+                                      list_local_dir, read_local_chunk, safe_file_name)
 from nni_remote.services.bundle import write_agent
+from nni_remote.services.platforms import register_platform
+
+if TYPE_CHECKING:
+    from nni_remote.config.experiment import ExperimentConfig
 
 MACHINE = "local"
 
@@ -30,17 +44,21 @@ class LocalTrainingService(TrainingService):
     """One agent on this machine; trials run in place in the code directory."""
 
     platform = "local"
+    config_class = LocalConfig
+    probe_is_definitive = True      # no network in between: a missing process is gone
+    trials_survive_agent = True     # trials run in their own sessions; a new agent re-attaches them
 
-    def __init__(self, config: Any, exp_dir: str, concurrency: int) -> None:
+    def __init__(self, config: "ExperimentConfig", exp_dir: str, exp_id: str) -> None:
         ts = config.training_service
-        self.code_dir = ts.trial_code_directory
+        assert isinstance(ts, LocalConfig)
+        self.code_dir = ts.trial_code_directory or os.getcwd()
         self.exp_dir = exp_dir
         self.agent_dir = os.path.join(exp_dir, "agents", MACHINE)
-        self.slots = max(concurrency, 1)
+        self.slots = max(config.trial_concurrency or 1, 1)
         self.gpu_indices = getattr(ts, "gpu_indices", None)
         self.max_per_gpu = getattr(ts, "max_trial_number_per_gpu", 1) or 1
         self.use_active_gpu = bool(getattr(ts, "use_active_gpu", False))
-        self.proc: Optional[subprocess.Popen] = None
+        self.proc: Optional[subprocess.Popen[bytes]] = None
 
     def machines(self) -> list[MachineSpec]:
         return [MachineSpec(MACHINE, self.slots, self.gpu_indices, self.max_per_gpu, self.use_active_gpu,
@@ -80,8 +98,23 @@ class LocalTrainingService(TrainingService):
     def trial_paths(self, machine: str, trial_id: str) -> TrialPaths:
         return TrialPaths(self.code_dir, os.path.join(self.exp_dir, "trials", trial_id))
 
+    def _file(self, machine: str, trial_id: str, name: str) -> str:
+        if not safe_file_name(name):
+            raise FileNotFoundError(name)
+        return os.path.join(self.trial_paths(machine, trial_id).trial_dir, name)
+
+    def list_trial_files(self, machine: str, trial_id: str) -> list[TrialFile]:
+        return list_local_dir(self.trial_paths(machine, trial_id).trial_dir)
+
+    def read_trial_file(self, machine: str, trial_id: str, name: str, max_bytes: int) -> bytes:
+        return read_local_chunk(self._file(machine, trial_id, name), max_bytes, 0).data
+
+    def tail_trial_file(self, machine: str, trial_id: str, name: str, size: int,
+                        start: Optional[int] = None) -> FileChunk:
+        return read_local_chunk(self._file(machine, trial_id, name), size, start)
+
     def stop(self) -> None:
-        """Wait for the agent to exit after its shutdown command; end it if it does not."""
+        """Wait for the agent to exit after its shutdown command; end it and any trial left if it does not."""
         proc = self._running_agent()
         if proc is not None:
             try:
@@ -94,3 +127,24 @@ class LocalTrainingService(TrainingService):
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=5)
+        self._kill_left_trials()
+
+    def _kill_left_trials(self) -> None:
+        """Kill the process group of every trial whose recorded pid still names the same process."""
+        for path in glob.glob(os.path.join(self.exp_dir, "trials", "*", ".agent*", "pid.json")):
+            try:
+                with open(path) as f:
+                    info = json.load(f)
+                pid, start = int(info["pid"]), info.get("start")
+                with open(f"/proc/{pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except (OSError, ValueError, KeyError, TypeError, IndexError):
+                continue
+            if start is not None and fields and fields[0] not in ("Z", "X") and fields[19] == start:
+                try:
+                    os.killpg(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+
+
+register_platform(LocalTrainingService)

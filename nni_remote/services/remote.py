@@ -1,6 +1,6 @@
 """Remote mode: one trial agent per SSH machine, reached through a reverse tunnel.
 
-For each machine, in parallel: connect (``services/ssh.py``), probe (python,
+For each machine, in parallel: connect (``services/ssh/``), probe (python,
 ``import nni``, free disk), upload the agent zipapp and the packed trial code
 into the user's own ``~/.nni-remote`` cache (skipped when the same hash is
 there), extract the code safely into ``~/nni-remote/<exp>/code``, write
@@ -16,6 +16,7 @@ with a credential of its machine alone (docs/security.md).
 """
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
@@ -24,15 +25,22 @@ import shlex
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional, cast
 
-from nni_remote.errors import SshError
-from nni_remote.services.base import HeadInfo, MachineSpec, TrainingService, TrialPaths
+from nni_remote.config.training_service import RemoteConfig, RemoteMachineConfig
+from nni_remote.errors import SshError, TrialFileRefused
+from nni_remote.services.base import (FileChunk, HeadInfo, MachineSpec, TrainingService, TrialFile, TrialPaths,
+                                      safe_file_name)
 from nni_remote.services.bundle import agent_zipapp
 from nni_remote.services.code_upload import CodePackage, pack_code
-from nni_remote.services.ssh import SshConnection, SshTarget, probe
+from nni_remote.services.platforms import register_platform
+
+if TYPE_CHECKING:  # the SSH layer (paramiko) is imported when a service is built, not when configs are read
+    from nni_remote.config.experiment import ExperimentConfig
+    from nni_remote.services.ssh import SshConnection
 
 log = logging.getLogger("nni_remote.remote")
+FILE_TIMEOUT = 10.0          # a trial file read on a host (the request already waits behind service_gate)
 
 
 @dataclass
@@ -40,8 +48,8 @@ class RemoteMachine:
     """One configured machine and what we learned about it."""
 
     name: str
-    config: Any
-    conn: SshConnection
+    config: RemoteMachineConfig
+    conn: "SshConnection"
     home: str = ""
     python: str = "python3"
     facts: dict[str, Any] = field(default_factory=dict)
@@ -83,14 +91,17 @@ class RemoteTrainingService(TrainingService):
     """Runs trials on ``machine_list`` over SSH; see the module docstring."""
 
     platform = "remote"
+    config_class = RemoteConfig
 
-    def __init__(self, config: Any, exp_dir: str, exp_id: str) -> None:
+    def __init__(self, config: "ExperimentConfig", exp_dir: str, exp_id: str) -> None:
+        from nni_remote.services.ssh import SshConnection, SshTarget
         self.config = config
         self.exp_id = exp_id
         self.exp_dir = exp_dir
         ts = config.training_service
+        assert isinstance(ts, RemoteConfig)
         self.direct_ip = config.nni_manager_ip or getattr(ts, "nni_manager_ip", None)
-        self.code_dir = ts.trial_code_directory
+        self.code_dir = ts.trial_code_directory or "."
         self._code: Optional[CodePackage] = None
         self._code_lock = threading.Lock()
         self.machines_by_name: dict[str, RemoteMachine] = {}
@@ -105,11 +116,11 @@ class RemoteTrainingService(TrainingService):
         specs = []
         for name, rm in self.machines_by_name.items():
             m = rm.config
-            slots = getattr(m, "max_trial_number", None) or self.concurrency
-            specs.append(MachineSpec(name=name, slots=slots, gpu_indices=m.gpu_indices,
+            slots = m.max_trial_number or self.concurrency or 1
+            specs.append(MachineSpec(name=name, slots=slots, gpu_indices=cast(Optional[list[int]], m.gpu_indices),
                                      max_trial_number_per_gpu=m.max_trial_number_per_gpu,
-                                     use_active_gpu=bool(m.use_active_gpu), address=m.host,
-                                     auto_slots=getattr(m, "max_trial_number", None) is None))
+                                     use_active_gpu=bool(m.use_active_gpu), address=m.host or name,
+                                     auto_slots=m.max_trial_number is None))
         return specs
 
     def launch_machine(self, name: str, head: HeadInfo) -> Optional[Exception]:
@@ -132,15 +143,15 @@ class RemoteTrainingService(TrainingService):
         base = rm.exp_dir(self.exp_id)
         return TrialPaths(posixpath.join(base, "code"), posixpath.join(base, "trials", trial_id))
 
-    def _agent_tool(self, machine: str, args: list[str], timeout: float) -> dict[str, Any]:
-        """Run ``agent.pyz <args>`` on the machine (``trial_agent/files.py``) within ``timeout``."""
+    def _agent_tool(self, machine: str, args: list[str]) -> dict[str, Any]:
+        """Run ``agent.pyz <args>`` on the machine (``trial_agent/files.py``) within FILE_TIMEOUT seconds."""
         rm = self.machines_by_name[machine]
         if not rm.home:
             raise OSError(f"{machine} has not been reached yet")
         pyz = posixpath.join(rm.cache, f"agent-{agent_zipapp()[1][:16]}.pyz")
         command = _path_prefix(rm.config.python_path) + "python3 " + " ".join(shlex.quote(a) for a in [pyz] + args)
         try:
-            result = rm.conn.run(command, timeout=timeout, check=False)
+            result = rm.conn.run(command, timeout=FILE_TIMEOUT, check=False)
             reply = json.loads(result.stdout or "{}")
         except SshError as exc:
             raise OSError(str(exc)) from None
@@ -148,32 +159,34 @@ class RemoteTrainingService(TrainingService):
             raise OSError(f"{machine}: unreadable answer from the agent's file reader: {result.stderr[-300:]}") from None
         error = reply.get("error")
         if error == "missing":
-            raise FileNotFoundError(args[-3] if args[0] == "read" else args[-1])
+            raise FileNotFoundError(args[2] if args[0] == "read" else args[1])
         if error == "unsafe":
-            from trial_agent.files import UnsafeFile
-            raise UnsafeFile(reply.get("message", "refused"))
+            raise TrialFileRefused(f"{machine}: {reply.get('message', 'refused')}")
         if error:
             raise OSError(reply.get("message") or error)
-        return reply
+        return dict(reply)
 
-    def read_trial_range(self, machine: str, trial_id: str, name: str, size: int, start: Optional[int] = None,
-                         *, timeout: float = 10.0) -> tuple[bytes, int, int]:
-        """Read on the host with the same safe reader as local mode (regular files only, bounded)."""
-        import base64
-        directory = self.trial_paths(machine, trial_id).trial_dir
-        reply = self._agent_tool(machine, ["read", directory, name, str(int(size)),
-                                           "tail" if start is None else str(int(start))], timeout)
-        return base64.b64decode(reply["data"]), int(reply["size"]), int(reply["offset"])
+    def tail_trial_file(self, machine: str, trial_id: str, name: str, size: int,
+                        start: Optional[int] = None) -> FileChunk:
+        """Read on the host with the same safe reader as local mode (regular files only, never a link, bounded)."""
+        if not safe_file_name(name):
+            raise FileNotFoundError(name)
+        reply = self._agent_tool(machine, ["read", self.trial_paths(machine, trial_id).trial_dir, name,
+                                           str(int(size)), "tail" if start is None else str(int(start))])
+        return FileChunk(base64.b64decode(reply["data"]), int(reply["size"]), int(reply["offset"]))
 
-    def list_trial_files(self, machine: str, trial_id: str, *, timeout: float = 10.0) -> list[dict[str, Any]]:
-        """Name and size of each regular file in a trial's directory on its host (links left out)."""
+    def read_trial_file(self, machine: str, trial_id: str, name: str, max_bytes: int) -> bytes:
+        return self.tail_trial_file(machine, trial_id, name, max_bytes, 0).data
+
+    def list_trial_files(self, machine: str, trial_id: str) -> list[TrialFile]:
+        """Name and size of each regular file in a trial's directory on its host (links and FIFOs left out)."""
         try:
-            reply = self._agent_tool(machine, ["ls", self.trial_paths(machine, trial_id).trial_dir], timeout)
+            reply = self._agent_tool(machine, ["ls", self.trial_paths(machine, trial_id).trial_dir])
         except FileNotFoundError:
             return []
-        return list(reply.get("files") or [])
+        return [TrialFile(str(f["name"]), int(f["size"])) for f in reply.get("files") or []]
 
-    def describe(self, name: str) -> dict:
+    def describe(self, name: str) -> dict[str, Any]:
         rm = self.machines_by_name[name]
         return {"host": rm.config.host, "user": rm.config.user, **rm.facts}
 
@@ -212,7 +225,7 @@ class RemoteTrainingService(TrainingService):
     def _secrets(self) -> tuple[str, ...]:
         """Every password and key passphrase of the machine list (never uploaded, see code_upload.py)."""
         found = []
-        for m in self.config.training_service.machine_list:
+        for m in (rm.config for rm in self.machines_by_name.values()):
             for secret in (getattr(m, "password", None), getattr(m, "ssh_passphrase", None)):
                 value: Any = getattr(secret, "get_secret_value", lambda: secret)()
                 if value:
@@ -232,6 +245,7 @@ class RemoteTrainingService(TrainingService):
                 return SshError(rm.name, f"launch failed: {exc}")
 
     def _launch_locked(self, rm: RemoteMachine, head: HeadInfo) -> None:
+        from nni_remote.services.ssh import probe
         conn = rm.conn
         conn.connect()
         facts = probe(conn, rm.config.python_path, timeout=20)
@@ -296,3 +310,6 @@ class RemoteTrainingService(TrainingService):
     def _put_head(rm: RemoteMachine, token: str, url: str, agent_dir: str) -> None:
         data = json.dumps({"url": url, "token": token}).encode()
         rm.conn.put_bytes(data, posixpath.join(agent_dir, "head.json"), mode=0o600, timeout=30)
+
+
+register_platform(RemoteTrainingService)

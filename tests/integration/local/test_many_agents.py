@@ -30,9 +30,18 @@ class SilentMachines(TrainingService):
     def trial_paths(self, machine, trial_id):
         return TrialPaths("/tmp", f"/tmp/{trial_id}")
 
+    def list_trial_files(self, machine, trial_id):
+        return []
+
+    def read_trial_file(self, machine, trial_id, name, max_bytes):
+        raise FileNotFoundError(name)
+
+    def stop(self):
+        pass
+
 
 def test_rest_answers_while_64_agents_long_poll(tmp_path, code_dir, isolated_home, monkeypatch):
-    monkeypatch.setattr(process, "make_service", lambda *a: SilentMachines())
+    monkeypatch.setattr(process, "make_service", lambda *a: SilentMachines(*a))
     port = free_port()
     mp = process.ManagerProcess(exp_id="many64", experiments_dir=str(tmp_path / "exps"), action="create", port=port)
     server = waitress.create_server(create_app(mp), host="127.0.0.1", port=port, threads=32)

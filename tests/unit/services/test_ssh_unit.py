@@ -12,11 +12,11 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from nni_remote.errors import AuthFailed, HostKeyMismatch, SshError
 from nni_remote.services import ssh as ssh_mod
-from nni_remote.services import ssh_auth
+from nni_remote.services.ssh import _auth as ssh_auth
 from nni_remote.services.ssh import (CommandFailed, ProbeFailed, RemoteFileNotFound, RunResult, SshConnection,
                                      SshTarget, connect_all)
-from nni_remote.services.ssh_probe import parse_probe_output, probe_script
-from nni_remote.services.ssh_transport import backoff_delay
+from nni_remote.services.ssh._probe import parse_probe_output, probe_script
+from nni_remote.services.ssh._transport import backoff_delay
 
 
 def make_key(path: Any, passphrase: str = "") -> paramiko.PKey:

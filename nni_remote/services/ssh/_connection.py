@@ -1,4 +1,4 @@
-"""All SSH traffic of nni-remote goes through this module (paramiko underneath).
+"""SSH connections (private to :mod:`nni_remote.services.ssh`; import names from there).
 
 One :class:`SshConnection` per machine, kept open and shared by threads:
 commands (:meth:`~SshConnection.run`), files over SFTP, and SSH reverse
@@ -32,19 +32,13 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Union
 
 import paramiko
 
-from ..errors import AuthFailed, HostKeyMismatch, HostUnreachable, SshError
-from . import ssh_auth
-from .ssh_forward import Tunnels
-from .ssh_probe import ProbeFailed, ProbeResult, probe
-from .ssh_target import CommandFailed, RemoteFileNotFound, RunResult, SshTarget
-from .ssh_transport import MAX_CONNECTS_PER_HOST as MAX_CONNECTS_PER_HOST
-from .ssh_transport import Transient, backoff_delay, first_line, open_transport
-
-__all__ = [
-    "SshTarget", "SshConnection", "RunResult", "CommandFailed", "RemoteFileNotFound",
-    "connect_all", "probe", "ProbeResult", "ProbeFailed", "MAX_CHANNELS", "MAX_CONNECTS_PER_HOST",
-    "SshError", "HostUnreachable", "AuthFailed", "HostKeyMismatch",
-]
+from ...errors import AuthFailed, HostKeyMismatch, HostUnreachable, SshError
+from . import _auth as ssh_auth
+from ._forward import Tunnels
+from ._probe import ProbeFailed, ProbeResult, probe
+from ._target import CommandFailed, RemoteFileNotFound, RunResult, SshTarget
+from ._transport import MAX_CONNECTS_PER_HOST as MAX_CONNECTS_PER_HOST
+from ._transport import Transient, backoff_delay, first_line, open_transport
 
 log = logging.getLogger("nni_remote.ssh")
 

@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Dict, List, Optional
 
 import paramiko
 
-from ..errors import AuthFailed, HostKeyMismatch, HostUnreachable
+from ...errors import AuthFailed, HostKeyMismatch, HostUnreachable
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .ssh import SshTarget
+    from ._connection import SshTarget
 
 log = logging.getLogger("nni_remote.ssh")
 

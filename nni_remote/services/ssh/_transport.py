@@ -19,9 +19,10 @@ from typing import Any, Callable, Dict, Optional, Tuple
 
 import paramiko
 
-from ..errors import HostKeyMismatch, HostUnreachable, SshError
-from . import ssh_auth
-from .ssh_target import SshTarget
+from ...errors import HostKeyMismatch, HostUnreachable, SshError
+from ...errors import TransientSshError as Transient
+from . import _auth as ssh_auth
+from ._target import SshTarget
 
 log = logging.getLogger("nni_remote.ssh")
 
@@ -43,14 +44,6 @@ def host_limiter(hostname: str, port: int) -> threading.BoundedSemaphore:
 def backoff_delay(attempt: int, base: float = 0.2, cap: float = 10.0) -> float:
     """Exponential backoff with jitter: about ``base * 2**attempt``, randomised by +-50 %."""
     return min(cap, base * (2 ** attempt)) * random.uniform(0.5, 1.5)
-
-
-class Transient(Exception):
-    """Wraps a HostUnreachable that is worth retrying at once (refused, dropped before the greeting)."""
-
-    def __init__(self, error: SshError) -> None:
-        super().__init__(str(error))
-        self.error = error
 
 
 def first_line(text: str) -> str:

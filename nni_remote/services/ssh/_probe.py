@@ -14,17 +14,13 @@ import dataclasses
 import shlex
 from typing import TYPE_CHECKING, Dict, Optional, Tuple
 
-from ..errors import SshError
+from ...errors import ProbeFailed as ProbeFailed
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .ssh import SshConnection
+    from ._connection import SshConnection
 
 MIN_PYTHON = (3, 8)
 MARK = "__nrprobe__"
-
-
-class ProbeFailed(SshError):
-    """The machine cannot run trials: no usable ``python3`` (missing, too old) or a bad ``python_path``."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any, Callable, List, Optional
 
 import paramiko
 
-from ..errors import HostUnreachable, SshError
-from .ssh_transport import backoff_delay, first_line
+from ...errors import HostUnreachable, SshError
+from ._transport import backoff_delay, first_line
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .ssh import SshConnection
+    from ._connection import SshConnection
 
 log = logging.getLogger("nni_remote.ssh")
 

@@ -1,28 +1,14 @@
 """What identifies a machine and what a command returned (part of :mod:`nni_remote.services.ssh`).
 
-Import these names from :mod:`nni_remote.services.ssh`.
+Import these names from :mod:`nni_remote.services.ssh`, the package.
 """
 from __future__ import annotations
 
 import dataclasses
 from typing import Any, Dict, Mapping, Optional
 
-from ..errors import SshError
-
-
-class CommandFailed(SshError):
-    """``run(..., check=True)`` saw a non-zero exit status; ``result`` holds the output."""
-
-    def __init__(self, host: str, command: str, result: "RunResult") -> None:
-        self.result = result
-        self.command = command
-        short = command if len(command) <= 120 else command[:117] + "..."
-        tail = result.stderr.strip()[-500:]
-        super().__init__(host, f"command exited {result.exit_code}: {short}" + (f"\n{tail}" if tail else ""))
-
-
-class RemoteFileNotFound(SshError, FileNotFoundError):
-    """A remote path (or its directory) does not exist."""
+from ...errors import CommandFailed as CommandFailed
+from ...errors import RemoteFileNotFound as RemoteFileNotFound
 
 
 @dataclasses.dataclass(frozen=True)
