@@ -106,10 +106,11 @@ def test_trial_links_and_fifos_are_never_served(experiments, isolated_home, tmp_
     assert "trial.stdout" in listed and not listed & {"shadow", "environ", "token", "pipe"}
     for bad in ("..%2F..%2F.portal-token", "%2E%2E"):
         assert requests.get(tail + bad).status_code in (400, 404)
-    # many requests for the FIFO at once: each is refused at once, no WSGI thread is parked on it
+    # many requests for the FIFO at once: each is refused (or, while every service slot is busy, told to come
+    # back) at once; no WSGI thread is parked on it
     with ThreadPoolExecutor(max_workers=32) as pool:
         codes = list(pool.map(lambda _: requests.get(tail + "pipe", timeout=30).status_code, range(200)))
-    assert set(codes) == {403}
+    assert set(codes) <= {403, 503} and 403 in codes, codes
     assert requests.get(base + "/api/v1/nni/check-status", timeout=10).status_code == 200
 
 
