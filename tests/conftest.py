@@ -12,6 +12,16 @@ if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
 
+def lan_address() -> str | None:
+    """A non-loopback IPv4 address of this machine (a client there is not on loopback), or None."""
+    import psutil
+    for addrs in psutil.net_if_addrs().values():
+        for a in addrs:
+            if a.family == socket.AF_INET and not a.address.startswith("127."):
+                return a.address
+    return None
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

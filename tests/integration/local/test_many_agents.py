@@ -46,8 +46,16 @@ def test_rest_answers_while_64_agents_long_poll(tmp_path, code_dir, isolated_hom
     mp = process.ManagerProcess(exp_id="many64", experiments_dir=str(tmp_path / "exps"), action="create", port=port)
     server = waitress.create_server(create_app(mp), host="127.0.0.1", port=port, threads=32)
     agents_server = agent_server(create_agent_app(mp), mp._agent_sockets, mp.threads())
+    closing = threading.Event()
+
+    def serve(s) -> None:
+        try:
+            s.run()
+        except OSError:  # its socket closed under the loop at teardown
+            if not closing.is_set():
+                raise
     for s in (server, agents_server):
-        threading.Thread(target=s.run, daemon=True).start()
+        threading.Thread(target=serve, args=(s,), daemon=True).start()
     base = f"http://127.0.0.1:{port}"
     agent_base = f"http://127.0.0.1:{mp.agent_port}"
     config = {"trialCommand": "true", "trialCodeDirectory": str(code_dir), "trialConcurrency": 1,
@@ -86,6 +94,7 @@ def test_rest_answers_while_64_agents_long_poll(tmp_path, code_dir, isolated_hom
             ctl.hub.notify_all()
         for t in agents:
             t.join(timeout=30)
+        closing.set()
         server.close()
         agents_server.close()
         mp.store.close()

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -20,7 +19,7 @@ import pytest
 import requests
 
 from nni_remote import Experiment
-from tests.conftest import free_port
+from tests.conftest import free_port, lan_address
 from tests.integration.portal import kit
 from tests.integration.portal.kit import live  # noqa: F401  (the module's live kit experiment)
 
@@ -245,20 +244,10 @@ def _run_manager(tmp_path, host: str) -> tuple[subprocess.Popen, int, str]:
     return proc, port, str(workdir / "tokentest")
 
 
-def _lan_address() -> str | None:
-    """A non-loopback IPv4 address of this machine (a client there is not on loopback), or None."""
-    import psutil
-    for addrs in psutil.net_if_addrs().values():
-        for a in addrs:
-            if a.family == socket.AF_INET and not a.address.startswith("127."):
-                return a.address
-    return None
-
-
 def test_token_when_listening_beyond_loopback(tmp_path, make_config, isolated_home):
     from nni_remote.client import RestClient
     from nni_remote.manager import registry
-    lan = _lan_address()
+    lan = lan_address()
     if lan is None:
         pytest.skip("this machine has no non-loopback IPv4 address to reach the manager from")
     proc, port, exp_dir = _run_manager(tmp_path, "0.0.0.0")      # bound everywhere
