@@ -12,7 +12,7 @@ by the owner only).
 from __future__ import annotations
 
 import json
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 import requests
 
@@ -33,7 +33,7 @@ class RestClient:
         if token:
             self.session.headers["Authorization"] = f"Bearer {token}"
 
-    def request(self, method: str, route: str, *, body: Any = None, params: Optional[dict] = None,
+    def request(self, method: str, route: str, *, body: Any = None, params: Optional[dict[str, Any]] = None,
                 timeout: float = TIMEOUT, raw: bool = False, api: str = "nni") -> Any:
         url = f"{self.base}/api/v1/{api}/{route.lstrip('/')}"
         while True:
@@ -97,40 +97,40 @@ class RestClient:
     # -- nni-remote's own routes (/api/v1/nni-remote) ----------------------------------
     def overview(self) -> dict[str, Any]:
         """Status, budget, trial counts and best trials in one call."""
-        return self.ours("GET", "overview")
+        return cast("dict[str, Any]", self.ours("GET", "overview"))
 
     def trials(self, status: Optional[str] = None) -> list[dict[str, Any]]:
         """Every trial decoded: parameters, final metric, duration, machine, GPUs, why waiting."""
-        return self.ours("GET", "trials", params={"status": status} if status else None)
+        return cast("list[dict[str, Any]]", self.ours("GET", "trials", params={"status": status} if status else None))
 
     def trial(self, trial_id: str) -> dict[str, Any]:
         """One trial with its intermediate metrics."""
-        return self.ours("GET", f"trials/{trial_id}")
+        return cast("dict[str, Any]", self.ours("GET", f"trials/{trial_id}"))
 
     def trial_files(self, trial_id: str) -> dict[str, Any]:
-        return self.ours("GET", f"trials/{trial_id}/files")
+        return cast("dict[str, Any]", self.ours("GET", f"trials/{trial_id}/files"))
 
     def trial_tail(self, trial_id: str, name: str, size: int = 65536, offset: Optional[int] = None) -> dict[str, Any]:
         """The end of a trial's file (or ``size`` bytes from ``offset``); ``exists`` is False until written."""
         params: dict[str, Any] = {"bytes": size}
         if offset is not None:
             params["offset"] = offset
-        return self.ours("GET", f"trials/{trial_id}/tail/{name}", params=params)
+        return cast("dict[str, Any]", self.ours("GET", f"trials/{trial_id}/tail/{name}", params=params))
 
     def retry_trial(self, trial_id: str) -> dict[str, Any]:
         """Run a finished trial's parameters again as a new customized trial."""
-        return self.ours("POST", f"trials/{trial_id}/retry")
+        return cast("dict[str, Any]", self.ours("POST", f"trials/{trial_id}/retry"))
 
     def retry_failed(self) -> dict[str, Any]:
         """Retry every FAILED trial not retried before."""
-        return self.ours("POST", "trials/retry-failed")
+        return cast("dict[str, Any]", self.ours("POST", "trials/retry-failed"))
 
     def machines(self) -> list[dict[str, Any]]:
-        return self.ours("GET", "machines")
+        return cast("list[dict[str, Any]]", self.ours("GET", "machines"))
 
     def enable_machine(self, name: str) -> dict[str, Any]:
         """Put a drained machine back into service."""
-        return self.ours("POST", f"machines/{name}/enable")
+        return cast("dict[str, Any]", self.ours("POST", f"machines/{name}/enable"))
 
     def close(self) -> None:
         self.session.close()

@@ -79,6 +79,6 @@ class TrialJob:
                                 for m in self.finalMetricData]
 
     @classmethod
-    def from_json(cls, entry: dict) -> "TrialJob":
+    def from_json(cls, entry: dict[str, Any]) -> "TrialJob":
         known = {k: v for k, v in entry.items() if k in cls.__dataclass_fields__}
         return cls(**known)

@@ -311,7 +311,7 @@ def error_for_code(code: Optional[str], message: str) -> NniRemoteError:
             return cls(host, rest)
         if cls is TransientSshError:
             break
-        error = cls(message)  # type: ignore[call-arg]
+        error = cls(message)
         error.args = (message,)  # the server's text as is (ConfigError would prefix it again)
         return error
     return NniRemoteError(message)

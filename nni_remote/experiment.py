@@ -18,14 +18,15 @@ import string
 import subprocess
 import sys
 import time
-from typing import Any, Optional, TextIO, Union
+from typing import Any, Optional, TextIO, Union, cast
 
 from nni_remote.client import RestClient
 from nni_remote.config import ExperimentConfig
 from nni_remote.data import TrialJob, TrialMetricData, TrialResult
 from nni_remote.errors import ExperimentNotFound, ExperimentNotRunning, NniRemoteError
 from nni_remote.common import registry
-from nni_remote.manager.updates import preflight
+from nni_remote.common.profile import read_profile
+from nni_remote.config.preflight import preflight
 from nni_remote.progress import ProgressBar
 
 log = logging.getLogger("nni_remote.experiment")
@@ -82,7 +83,7 @@ class Experiment:
     ``Experiment.view(id)`` attach to existing experiments.
     """
 
-    def __init__(self, config_or_platform: Union[ExperimentConfig, str, list, None] = None,
+    def __init__(self, config_or_platform: Union[ExperimentConfig, str, list[Any], None] = None,
                  id: Optional[str] = None) -> None:
         if id is not None and not _ID_RE.match(id):
             raise ValueError(f"experiment id {id!r} must match [A-Za-z0-9_-]{{1,32}}")
@@ -297,7 +298,7 @@ class Experiment:
 
     def run_or_resume(self, port: int = 8080, wait_completion: bool = True, debug: bool = False) -> Optional[bool]:
         if self.has_checkpoint():
-            return self.resume(port, wait_completion, debug)
+            return cast("bool | None", self.resume(port, wait_completion, debug))
         return self.run(port, wait_completion, debug)
 
     def has_checkpoint(self) -> bool:
@@ -308,12 +309,7 @@ class Experiment:
         entry = registry.get_entry(self.id)
         if entry is None:
             raise ExperimentNotFound(f"experiment {self.id} is not in the registry")
-        from nni_remote.manager.store import Store
-        store = Store(os.path.join(entry["logDir"], self.id, "db", "nni.sqlite"))
-        try:
-            profile = store.load_profile()
-        finally:
-            store.close()
+        profile = read_profile(os.path.join(entry["logDir"], self.id, "db", "nni.sqlite"))
         if profile is not None and self.config is None:
             self.config = ExperimentConfig.from_json(profile["params"])
 
@@ -330,10 +326,10 @@ class Experiment:
         return self._client
 
     def get_status(self) -> str:
-        return self._rest.status()["status"]
+        return cast("str", self._rest.status()["status"])
 
-    def get_experiment_profile(self) -> dict:
-        return self._rest.get("experiment")
+    def get_experiment_profile(self) -> dict[str, Any]:
+        return cast("dict[Any, Any]", self._rest.get("experiment"))
 
     def get_trial_job(self, trial_job_id: str) -> TrialJob:
         return TrialJob.from_json(self._rest.get(f"trial-jobs/{trial_job_id}"))
@@ -341,8 +337,8 @@ class Experiment:
     def list_trial_jobs(self) -> list[TrialJob]:
         return [TrialJob.from_json(t) for t in self._rest.get("trial-jobs")]
 
-    def get_job_statistics(self) -> list[dict]:
-        return self._rest.get("job-statistics")
+    def get_job_statistics(self) -> list[dict[str, Any]]:
+        return cast("list[dict[Any, Any]]", self._rest.get("job-statistics"))
 
     def get_job_metrics(self, trial_job_id: Optional[str] = None) -> dict[str, list[TrialMetricData]]:
         route = "metric-data" if trial_job_id is None else f"metric-data/{trial_job_id}"
@@ -351,14 +347,14 @@ class Experiment:
             result.setdefault(record["trialJobId"], []).append(TrialMetricData(**record))
         return result
 
-    def get_experiment_metadata(self, exp_id: str) -> dict:
+    def get_experiment_metadata(self, exp_id: str) -> dict[str, Any]:
         for entry in self.get_all_experiments_metadata():
             if entry.get("id") == exp_id:
                 return entry
         return {}
 
-    def get_all_experiments_metadata(self) -> list[dict]:
-        return self._rest.get("experiments-info")
+    def get_all_experiments_metadata(self) -> list[dict[str, Any]]:
+        return cast("list[dict[Any, Any]]", self._rest.get("experiments-info"))
 
     def export_data(self) -> list[TrialResult]:
         return [TrialResult(**r) for r in self._rest.get("export-data")]
@@ -370,7 +366,7 @@ class Experiment:
     def update_max_experiment_duration(self, value: Union[str, int]) -> None:
         self._rest.update("MAX_EXEC_DURATION", "maxExperimentDuration", value)
 
-    def update_search_space(self, value: dict) -> None:
+    def update_search_space(self, value: dict[str, Any]) -> None:
         self._rest.update("SEARCH_SPACE", "searchSpace", value)
 
     def update_max_trial_number(self, value: int) -> None:

@@ -61,7 +61,7 @@ class ProgressBar:
         self.stream.flush()
 
 
-def _maximize(params: dict) -> bool:
+def _maximize(params: dict[str, Any]) -> bool:
     tuner = params.get("tuner") or {}
     mode = (tuner.get("classArgs") or {}).get("optimize_mode")
     if mode is None:

@@ -1,3 +1,3 @@
 """nni-remote trial agent: stdlib only, Python 3.8+, never imports nni_remote."""
 
-PROTOCOL_VERSION = 1
+from trial_agent.protocol import PROTOCOL_VERSION as PROTOCOL_VERSION

@@ -4,11 +4,14 @@ The head's URL and token are read from ``AGENT_DIR/head.json`` (mode 0600),
 never from argv, and re-read whenever the head stops answering, so a resumed
 manager on another port can re-attach to a running agent.
 """
+from __future__ import annotations
+
 import argparse
 import sys
+from typing import List, Optional
 
 
-def main(argv=None):
+def main(argv: Optional[List[str]] = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "extract":
         from trial_agent.tools import main as tools_main

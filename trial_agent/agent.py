@@ -6,6 +6,8 @@ detection, kill deadlines); a sender thread ships unacknowledged events to
 ``/api/agent/v1/events`` and backs off while the head is away. Trials keep
 running whatever happens to the head.
 """
+from __future__ import annotations
+
 import errno
 import fcntl
 import http.client
@@ -17,8 +19,9 @@ import sys
 import threading
 import time
 import urllib.parse
+from typing import Any, Dict, List, Optional
 
-from trial_agent import PROTOCOL_VERSION
+from trial_agent.protocol import CMD_KILL, CMD_SHUTDOWN, CMD_START, PROTOCOL_VERSION
 from trial_agent.gpu import GpuMonitor
 from trial_agent.runner import TrialRunner
 
@@ -30,14 +33,14 @@ class HeadUnavailable(Exception):
 class HeadChannel:
     """HTTP+JSON to the head; URL and token come from ``head.json`` (re-read on failure)."""
 
-    def __init__(self, agent_dir):
+    def __init__(self, agent_dir: str) -> None:
         self.path = os.path.join(agent_dir, "head.json")
         self._local = threading.local()
         self.url = None
         self.token = None
         self.orphan_timeout = 6 * 3600
 
-    def reload(self):
+    def reload(self) -> None:
         try:
             with open(self.path) as f:
                 info = json.load(f)
@@ -47,7 +50,7 @@ class HeadChannel:
         self.orphan_timeout = info.get("orphan_timeout", self.orphan_timeout)
         self._local.conn = None
 
-    def post(self, route, body, timeout):
+    def post(self, route: str, body: Dict[str, Any], timeout: float) -> Any:
         if self.url is None:
             self.reload()
             if self.url is None:
@@ -78,24 +81,24 @@ class HeadChannel:
 class Agent:
     """One machine's agent; see the module docstring."""
 
-    def __init__(self, agent_dir, machine, tick=0.01):
+    def __init__(self, agent_dir: str, machine: str, tick: float = 0.01) -> None:
         self.dir = os.path.abspath(agent_dir)
         self.machine = machine
         self.tick = tick
         self.boot = "%x-%x" % (os.getpid(), int(time.time() * 1000))
         self.head = HeadChannel(self.dir)
-        self.runners = {}
+        self.runners: Dict[str, TrialRunner] = {}
         self.lock = threading.Lock()
         self.events_ready = threading.Event()
         self.stopping = threading.Event()
         self.last_cmd = 0
-        self.epoch = None
+        self.epoch: Optional[str] = None
         self.gpus = GpuMonitor()
-        self.shim_dir = None
+        self.shim_dir: Optional[str] = None
         self.last_contact = time.time()
 
     # -- setup -------------------------------------------------------------------
-    def _take_lock(self):
+    def _take_lock(self) -> bool:
         os.makedirs(self.dir, exist_ok=True)
         self._lock_file = open(os.path.join(self.dir, "agent.lock"), "w")
         try:
@@ -109,7 +112,7 @@ class Agent:
             f.write(str(os.getpid()))
         return True
 
-    def _install_shim(self):
+    def _install_shim(self) -> None:
         """Copy the trial-side ``nni`` package out of the zipapp into a plain directory."""
         import trial_agent
         target = os.path.join(self.dir, "shim")
@@ -133,7 +136,7 @@ class Agent:
             sys.stderr.write("cannot install the nni shim: %s\n" % exc)
         self.shim_dir = target if os.path.exists(marker) else None
 
-    def _reattach(self):
+    def _reattach(self) -> None:
         index = os.path.join(self.dir, "trials")
         os.makedirs(index, exist_ok=True)
         for name in os.listdir(index):
@@ -147,7 +150,7 @@ class Agent:
                 self.runners[runner.id] = runner
 
     # -- commands ----------------------------------------------------------------
-    def _start_trial(self, spec):
+    def _start_trial(self, spec: Dict[str, Any]) -> None:
         with self.lock:
             if (spec.get("run_id") or spec["trial_id"]) in self.runners:
                 return  # a re-sent start: idempotent
@@ -163,23 +166,23 @@ class Agent:
             self.runners[runner.id] = runner
         self.events_ready.set()
 
-    def _kill_trial(self, run_id, reason, grace):
+    def _kill_trial(self, run_id: str, reason: str, grace: float) -> None:
         with self.lock:
             runner = self.runners.get(run_id)
         if runner is not None:
             runner.kill(reason, grace)
 
-    def _handle(self, command):
+    def _handle(self, command: Dict[str, Any]) -> None:
         kind = command.get("type")
-        if kind == "start":
+        if kind == CMD_START:
             self._start_trial(command["spec"])
-        elif kind == "kill":
+        elif kind == CMD_KILL:
             self._kill_trial(command["run_id"], command.get("reason", "user"), command.get("grace", 5.0))
-        elif kind == "shutdown":
+        elif kind == CMD_SHUTDOWN:
             self.stopping.set()
 
     # -- threads -----------------------------------------------------------------
-    def _monitor(self):
+    def _monitor(self) -> None:
         while True:
             with self.lock:
                 runners = list(self.runners.values())
@@ -204,7 +207,7 @@ class Agent:
                 return
             time.sleep(self.tick if runners else 0.1)
 
-    def _send_events(self):
+    def _send_events(self) -> None:
         backoff = 0.05
         while True:
             self.events_ready.wait(0.5)
@@ -234,11 +237,11 @@ class Agent:
                         runner.spool.ack(upto)
             self.events_ready.set()  # more may have queued while sending
 
-    def _all_done(self):
+    def _all_done(self) -> bool:
         with self.lock:
             return all(r.finished and r.spool.drained for r in self.runners.values())
 
-    def _gpus(self):
+    def _gpus(self) -> Optional[List[Dict[str, Any]]]:
         """The latest GPU reading, each process marked ``ours`` when it belongs to one of our trials."""
         gpus = self.gpus.latest()
         if not gpus:
@@ -253,11 +256,11 @@ class Agent:
                     proc["ours"] = False
         return gpus
 
-    def _inventory(self):
+    def _inventory(self) -> Dict[str, str]:
         with self.lock:
             return {r.id: r.state for r in self.runners.values()}
 
-    def _poll_loop(self):
+    def _poll_loop(self) -> None:
         backoff = 0.05
         while not self.stopping.is_set():
             body = {"machine": self.machine, "boot": self.boot, "epoch": self.epoch, "ack": self.last_cmd,
@@ -286,7 +289,7 @@ class Agent:
                     sys.stderr.write("command %r failed: %r\n" % (command, exc))
                 self.last_cmd = command["id"]
 
-    def _shutdown(self, grace=3.0):
+    def _shutdown(self, grace: float = 3.0) -> None:
         with self.lock:
             runners = list(self.runners.values())
         for runner in runners:
@@ -296,7 +299,7 @@ class Agent:
             self.events_ready.set()
             time.sleep(0.05)
 
-    def run(self):
+    def run(self) -> int:
         if not self._take_lock():
             return 3
         self._install_shim()

@@ -15,12 +15,15 @@ SSH) goes through :func:`read_range`, which:
 
 Standard library only, Python 3.8+ (this module also runs on workers).
 """
+from __future__ import annotations
+
 import base64
 import errno
 import json
 import os
 import stat
 import sys
+from typing import Any, Dict, List, Optional, Tuple
 
 MAX_READ = 16 * 1024 * 1024
 
@@ -29,13 +32,13 @@ class UnsafeFile(OSError):
     """The name is not a plain file of the directory (a link, a FIFO, a device, a path)."""
 
 
-def check_name(name):
+def check_name(name: str) -> None:
     """Raise UnsafeFile unless ``name`` is one plain component of a directory."""
     if not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name:
         raise UnsafeFile("%r is not a file name in the trial's directory" % (name,))
 
 
-def _open_dir(directory):
+def _open_dir(directory: str) -> int:
     flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0)
     try:
         return os.open(directory, flags)
@@ -45,7 +48,7 @@ def _open_dir(directory):
         raise
 
 
-def read_range(directory, name, size, start=None):
+def read_range(directory: str, name: str, size: int, start: Optional[int] = None) -> Tuple[bytes, int, int]:
     """``(data, file size, offset of data)``: the last ``size`` bytes, or ``size`` bytes from ``start``.
 
     Raises FileNotFoundError (not written yet) or UnsafeFile (see the module docstring).
@@ -69,7 +72,8 @@ def read_range(directory, name, size, start=None):
                 raise UnsafeFile("%s is not a regular file: refused" % name)
             total = info.st_size
             begin = max(total - size, 0) if start is None else min(max(int(start), 0), total)
-            parts, got = [], 0
+            parts: List[bytes] = []
+            got = 0
             while got < size:
                 piece = os.pread(fd, min(size - got, 1 << 20), begin + got)
                 if not piece:
@@ -83,11 +87,11 @@ def read_range(directory, name, size, start=None):
         os.close(dfd)
 
 
-def list_files(directory):
+def list_files(directory: str) -> List[Dict[str, Any]]:
     """``[{"name", "size"}]`` of the regular, non-hidden files of ``directory`` (links are skipped)."""
     dfd = _open_dir(directory)
     try:
-        out = []
+        out: List[Dict[str, Any]] = []
         for name in sorted(os.listdir(dfd)):
             if name.startswith("."):
                 continue
@@ -102,13 +106,14 @@ def list_files(directory):
         os.close(dfd)
 
 
-def main(argv):
+def main(argv: List[str]) -> int:
     """``read DIR NAME SIZE START|tail`` or ``ls DIR``: one JSON line on stdout (data base64)."""
     try:
         if len(argv) == 5 and argv[0] == "read":
             start = None if argv[4] == "tail" else int(argv[4])
             data, total, begin = read_range(argv[1], argv[2], int(argv[3]), start)
-            reply = {"size": total, "offset": begin, "data": base64.b64encode(data).decode("ascii")}
+            reply: Dict[str, Any] = {"size": total, "offset": begin,
+                                     "data": base64.b64encode(data).decode("ascii")}
         elif len(argv) == 2 and argv[0] == "ls":
             reply = {"files": list_files(argv[1])}
         else:

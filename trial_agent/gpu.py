@@ -1,14 +1,17 @@
 """GPU inventory from ``nvidia-smi`` (a host without it simply has no GPUs)."""
+from __future__ import annotations
+
 import os
 import shutil
 import subprocess
 import threading
 import time
+from typing import Any, Dict, List, Optional
 
 QUERY = "index,uuid,memory.used,memory.total,utilization.gpu"
 
 
-def query_gpus(timeout=10.0):
+def query_gpus(timeout: float = 10.0) -> Optional[List[Dict[str, Any]]]:
     """Return a list of GPU dicts, or None when nvidia-smi is absent or fails."""
     exe = shutil.which("nvidia-smi")
     if exe is None:
@@ -19,7 +22,7 @@ def query_gpus(timeout=10.0):
                              universal_newlines=True, check=True).stdout
     except (OSError, subprocess.SubprocessError):
         return None
-    gpus = {}
+    gpus: Dict[str, Dict[str, Any]] = {}
     for line in out.strip().splitlines():
         parts = [p.strip() for p in line.split(",")]
         if len(parts) < 5:
@@ -45,14 +48,14 @@ def query_gpus(timeout=10.0):
     return sorted(gpus.values(), key=lambda g: g["index"])
 
 
-def _num(text):
+def _num(text: str) -> Optional[float]:
     try:
         return float(text)
     except ValueError:
         return None
 
 
-def _owner(pid):
+def _owner(pid: Optional[int]) -> Optional[str]:
     if pid is None:
         return None
     try:
@@ -65,20 +68,20 @@ def _owner(pid):
 class GpuMonitor:
     """Polls nvidia-smi in the background; ``latest()`` is the last reading."""
 
-    def __init__(self, interval=5.0):
+    def __init__(self, interval: float = 5.0) -> None:
         self.interval = interval
-        self._latest = None
+        self._latest: Optional[List[Dict[str, Any]]] = None
 
-    def latest(self):
+    def latest(self) -> Optional[List[Dict[str, Any]]]:
         return self._latest
 
-    def start(self):
+    def start(self) -> None:
         self._latest = query_gpus()
         if self._latest is None and shutil.which("nvidia-smi") is None:
             return  # no GPUs on this host: nothing to poll
         threading.Thread(target=self._loop, name="gpu", daemon=True).start()
 
-    def _loop(self):
+    def _loop(self) -> None:
         while True:
             time.sleep(self.interval)
             self._latest = query_gpus()

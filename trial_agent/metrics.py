@@ -6,15 +6,18 @@ as ``ME%06d<json>\\n``. :class:`FileTail` follows a growing file from a saved
 offset; :class:`EventSpool` is the per-trial append-only event log whose
 ``(trial, seq)`` pairs the manager stores exactly once.
 """
+from __future__ import annotations
+
 import json
 import os
 import threading
+from typing import Any, Dict, List, Optional, Tuple
 
 STDOUT_MARKER = "NNISDK_MEb'"
 MAX_RECORD = 1000000
 
 
-def parse_stdout_line(line):
+def parse_stdout_line(line: str) -> Optional[str]:
     """Return the metric record JSON text in a stdout line, or None.
 
     The text between the first marker and the *last* quote of the line is
@@ -30,7 +33,7 @@ def parse_stdout_line(line):
     return line[start:end]
 
 
-def parse_metrics_file(buf):
+def parse_metrics_file(buf: bytes) -> Tuple[List[str], bytes]:
     """Split complete ``ME%06d`` frames off ``buf``; return (records, rest)."""
     records = []
     pos = 0
@@ -60,12 +63,12 @@ def parse_metrics_file(buf):
 class FileTail:
     """Follows a file that another process appends to, from a persisted offset."""
 
-    def __init__(self, path, offset=0):
+    def __init__(self, path: str, offset: int = 0) -> None:
         self.path = path
         self.offset = offset
         self._pending = b""
 
-    def read_new(self, limit=4 * 1024 * 1024):
+    def read_new(self, limit: int = 4 * 1024 * 1024) -> bytes:
         """Return the bytes appended since the last call (possibly empty)."""
         try:
             size = os.path.getsize(self.path)
@@ -79,7 +82,7 @@ class FileTail:
         self.offset += len(data)
         return data
 
-    def lines(self):
+    def lines(self) -> List[str]:
         """Complete new lines (decoded); a partial last line is kept for later."""
         data = self._pending + self.read_new()
         if not data:
@@ -99,7 +102,7 @@ class EventSpool:
     at-least-once and the manager deduplicates by ``(trial, seq)``.
     """
 
-    def __init__(self, directory):
+    def __init__(self, directory: str) -> None:
         self.dir = directory
         os.makedirs(directory, exist_ok=True)
         self.path = os.path.join(directory, "events.jsonl")
@@ -124,7 +127,7 @@ class EventSpool:
             self.acked = 0
         self._file = open(self.path, "a", encoding="utf-8")
 
-    def append(self, event):
+    def append(self, event: Dict[str, Any]) -> Dict[str, Any]:
         """Add an event (a dict without ``seq``) and return it with its seq."""
         with self._lock:
             event = dict(event)
@@ -134,11 +137,11 @@ class EventSpool:
             self.events.append(event)
             return event
 
-    def unacked(self, limit=500):
+    def unacked(self, limit: int = 500) -> List[Dict[str, Any]]:
         with self._lock:
             return list(self.events[self.acked:self.acked + limit])
 
-    def ack(self, upto):
+    def ack(self, upto: int) -> None:
         """Record that every event with seq < ``upto`` is stored at the head."""
         with self._lock:
             if upto <= self.acked:
@@ -150,14 +153,14 @@ class EventSpool:
             os.replace(tmp, self.ack_path)
 
     @property
-    def drained(self):
+    def drained(self) -> bool:
         with self._lock:
             return self.acked >= len(self.events)
 
-    def has(self, kind):
+    def has(self, kind: str) -> bool:
         with self._lock:
             return any(e.get("type") == kind for e in self.events)
 
-    def close(self):
+    def close(self) -> None:
         with self._lock:
             self._file.close()

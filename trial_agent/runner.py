@@ -6,12 +6,15 @@ in the trial directory. Nothing of the trial depends on the agent staying alive:
 a restarted agent re-attaches by the recorded pid and keeps tailing the files
 from the offsets it saved.
 """
+from __future__ import annotations
+
 import json
 import os
 import shutil
 import signal
 import subprocess
 import time
+from typing import Any, Dict, Optional
 
 from trial_agent.metrics import EventSpool, FileTail, parse_metrics_file, parse_stdout_line
 
@@ -19,7 +22,7 @@ WRAPPER = '"$NNI_REMOTE_SHELL" -c "$NNI_REMOTE_TRIAL_COMMAND"; rc=$?; echo $rc >
 _DROPPED_ENV = ("NNI_TRIAL_COMMAND_CHANNEL", "REUSE_MODE", "MULTI_PHASE")
 
 
-def _proc_start_time(pid):
+def _proc_start_time(pid: int) -> Optional[str]:
     """Start time of a live ``pid`` from /proc (guards against pid reuse); None if gone or a zombie."""
     try:
         with open("/proc/%d/stat" % pid) as f:
@@ -31,7 +34,7 @@ def _proc_start_time(pid):
     return fields[19]
 
 
-def _write_json(path, data):
+def _write_json(path: str, data: Any) -> None:
     tmp = path + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(data, f)
@@ -41,7 +44,7 @@ def _write_json(path, data):
 class TrialRunner:
     """Runs and watches one trial described by a spec from the manager."""
 
-    def __init__(self, spec, shim_dir=None):
+    def __init__(self, spec: Dict[str, Any], shim_dir: Optional[str] = None) -> None:
         self.spec = spec
         self.id = spec.get("run_id") or spec["trial_id"]
         self.trial_dir = spec["trial_dir"]
@@ -50,11 +53,11 @@ class TrialRunner:
         os.makedirs(os.path.join(self.trial_dir, ".nni"), exist_ok=True)
         self.spool = EventSpool(self.state_dir)
         self.shim_dir = shim_dir
-        self.proc = None
-        self.pid = None
+        self.proc: Optional[subprocess.Popen[bytes]] = None
+        self.pid: Optional[int] = None
         self.finished = self.spool.has("end")
-        self.kill_deadline = None
-        self.kill_reason = None
+        self.kill_deadline: Optional[float] = None
+        self.kill_reason: Optional[str] = None
         offsets = self._load_offsets()
         self.stdout_tail = FileTail(os.path.join(self.trial_dir, "trial.stdout"), offsets.get("stdout", 0))
         self.metrics_tail = FileTail(os.path.join(self.trial_dir, ".nni", "metrics"), offsets.get("metrics", 0))
@@ -62,20 +65,21 @@ class TrialRunner:
         self.exit_file = os.path.join(self.state_dir, "exitcode")
 
     # -- persistence ---------------------------------------------------------------
-    def _load_offsets(self):
+    def _load_offsets(self) -> Dict[str, Any]:
         try:
             with open(os.path.join(self.state_dir, "offsets.json")) as f:
-                return json.load(f)
+                offsets: Dict[str, Any] = json.load(f)
+                return offsets
         except (OSError, ValueError):
             return {}
 
-    def _save_offsets(self):
+    def _save_offsets(self) -> None:
         _write_json(os.path.join(self.state_dir, "offsets.json"),
                     {"stdout": self.stdout_tail.offset - len(self.stdout_tail._pending),
                      "metrics": self.metrics_tail.offset - len(self._metrics_buf)})
 
     # -- start / attach -----------------------------------------------------------
-    def _environment(self):
+    def _environment(self) -> Dict[str, str]:
         env = dict(os.environ)
         for key in _DROPPED_ENV:
             env.pop(key, None)
@@ -100,7 +104,7 @@ class TrialRunner:
         env.update({k: str(v) for k, v in (spec.get("env") or {}).items()})
         return env
 
-    def start(self):
+    def start(self) -> None:
         """Write parameter.cfg, start the process group, record RUNNING."""
         with open(os.path.join(self.trial_dir, "parameter.cfg"), "w", encoding="utf-8") as f:
             f.write(self.spec["parameter"])
@@ -129,7 +133,7 @@ class TrialRunner:
                     {"pid": self.pid, "start": _proc_start_time(self.pid)})
         self.spool.append({"type": "status", "status": "RUNNING", "pid": self.pid, "time": _now_ms()})
 
-    def attach(self):
+    def attach(self) -> bool:
         """Re-attach to a trial started by an earlier agent; True if it is known."""
         try:
             with open(os.path.join(self.state_dir, "pid.json")) as f:
@@ -142,12 +146,12 @@ class TrialRunner:
         return True
 
     # -- watching ----------------------------------------------------------------
-    def _alive(self):
+    def _alive(self) -> bool:
         if self.proc is not None:
             return self.proc.poll() is None
         return self.pid is not None and _proc_start_time(self.pid) is not None
 
-    def collect(self):
+    def collect(self) -> bool:
         """Turn new trial output into events; returns True if anything was added."""
         added = False
         for line in self.stdout_tail.lines():
@@ -163,7 +167,7 @@ class TrialRunner:
             self._save_offsets()
         return added
 
-    def _metric(self, record):
+    def _metric(self, record: str) -> bool:
         try:
             kind = json.loads(record).get("type")
         except (ValueError, AttributeError):
@@ -173,7 +177,7 @@ class TrialRunner:
         self.spool.append({"type": "metric", "metric": record, "time": _now_ms()})
         return True
 
-    def poll(self):
+    def poll(self) -> bool:
         """Collect output, enforce a pending kill, and detect the end. True if events were added."""
         if self.finished:
             return False
@@ -202,7 +206,7 @@ class TrialRunner:
         self.finished = True
         return True
 
-    def kill(self, reason="user", grace=5.0):
+    def kill(self, reason: str = "user", grace: float = 5.0) -> None:
         """SIGTERM the trial's process group now, SIGKILL after ``grace`` seconds."""
         if self.finished:
             return
@@ -210,7 +214,7 @@ class TrialRunner:
         self._signal(signal.SIGTERM)
         self.kill_deadline = time.time() + grace
 
-    def _signal(self, sig):
+    def _signal(self, sig: int) -> None:
         if self.pid is None:
             return
         try:
@@ -219,9 +223,9 @@ class TrialRunner:
             pass
 
     @property
-    def state(self):
+    def state(self) -> str:
         return "done" if self.finished else "running"
 
 
-def _now_ms():
+def _now_ms() -> int:
     return int(time.time() * 1000)

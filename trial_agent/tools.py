@@ -4,15 +4,18 @@ Extraction is safe: members must be regular files or directories with
 relative paths inside DEST (no absolute paths, no ``..``, no links, no
 devices); anything else aborts with a message naming the member.
 """
+from __future__ import annotations
+
 import os
 import shutil
 import sys
 import tarfile
+from typing import Iterator, List
 
 HASH_FILE = ".nni-remote-code-hash"
 
 
-def safe_members(archive, dest):
+def safe_members(archive: tarfile.TarFile, dest: str) -> Iterator[tarfile.TarInfo]:
     root = os.path.realpath(dest)
     for member in archive.getmembers():
         name = member.name
@@ -25,7 +28,7 @@ def safe_members(archive, dest):
         yield member
 
 
-def extract(tar_path, dest, digest):
+def extract(tar_path: str, dest: str, digest: str) -> int:
     """Extract ``tar_path`` into ``dest`` unless it already holds ``digest``."""
     marker = os.path.join(dest, HASH_FILE)
     try:
@@ -51,7 +54,7 @@ def extract(tar_path, dest, digest):
     return 0
 
 
-def main(argv):
+def main(argv: List[str]) -> int:
     if len(argv) != 4 or argv[0] != "extract":
         sys.stderr.write("usage: agent.pyz extract TAR DEST HASH\n")
         return 2

@@ -15,7 +15,7 @@ import click
 
 from nni_remote.client import AccessDenied, RestClient
 from nni_remote.errors import ConfigError, ExperimentNotFound, ExperimentNotRunning, NniRemoteError, TrialNotFound
-from nni_remote.manager import registry
+from nni_remote.common import registry
 
 EXIT_FAILED, EXIT_USAGE, EXIT_NOT_RUNNING, EXIT_EXPERIMENT_ERROR, EXIT_DENIED = 1, 2, 3, 4, 5
 EXIT_CODES = """\b
@@ -35,7 +35,7 @@ class CliError(click.ClickException):
 
     def __init__(self, message: str, exit_code: int = EXIT_FAILED) -> None:
         super().__init__(message)
-        self.exit_code = exit_code  # type: ignore[misc]  # click declares it on the class
+        self.exit_code = exit_code  # click declares it on the class
 
 
 class _Group(click.Group):

@@ -13,7 +13,7 @@ import click
 from nni_remote.cli.base import (EXIT_FAILED, EXIT_USAGE, CliError, client_for, emit, exp_dir, fmt_duration,
                                  fmt_params, fmt_time, fmt_value, json_option, load_file, main, report,
                                  resolve)
-from nni_remote.manager import registry
+from nni_remote.common import registry
 
 
 # -- experiment ---------------------------------------------------------------------

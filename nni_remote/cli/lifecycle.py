@@ -10,7 +10,7 @@ import click
 from nni_remote.cli.base import (EXIT_EXPERIMENT_ERROR, EXIT_USAGE, CliError, client_for, emit, json_option,
                                  load_file, main, match_id, report, running_entries)
 from nni_remote.config import ExperimentConfig
-from nni_remote.manager import registry
+from nni_remote.common import registry
 
 
 @main.command()

@@ -13,11 +13,10 @@ import json
 import os
 import time
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any, Iterator, cast
 
 import psutil
 
-from nni_remote.common.statuses import EXPERIMENT_LIVE as ACTIVE
 
 
 def registry_path() -> str:
@@ -80,7 +79,7 @@ def _pid_alive(pid: Any) -> bool:
         return False
     try:
         proc = psutil.Process(pid)
-        return proc.status() != psutil.STATUS_ZOMBIE
+        return cast("bool", proc.status() != psutil.STATUS_ZOMBIE)
     except psutil.Error:
         return False
 

@@ -151,7 +151,7 @@ class ConfigBase(BaseModel, metaclass=_ConfigMeta):
     _misplaced: ClassVar[Dict[str, str]] = {}
 
     @classmethod
-    def model_validate(cls, obj: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def model_validate(cls, obj: Any, *args: Any, **kwargs: Any) -> Any:
         """pydantic's entry point, with errors as :class:`ConfigError`."""
         try:
             return super().model_validate(obj, *args, **kwargs)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, List, Optional, Union, cast
 
 from pydantic import PrivateAttr, field_validator
 
@@ -95,7 +95,7 @@ class ExperimentConfig(ConfigBase):
         service.machine_list = value
 
     @classmethod
-    def load(cls, path: Union[str, os.PathLike]) -> ExperimentConfig:
+    def load(cls, path: Union[str, os.PathLike[str]]) -> ExperimentConfig:
         """Read a YAML or JSON config file; relative paths in it are relative to its folder.
 
         A v1 config (top-level ``trainingServicePlatform``) is converted, with a
@@ -131,7 +131,7 @@ class ExperimentConfig(ConfigBase):
 
         Passwords and passphrases are ``"********"`` unless ``include_secrets``.
         """
-        return dump(self.canonical(), include_secrets)
+        return cast("dict[str, Any]", dump(self.canonical(), include_secrets))
 
     def json(self, include_secrets: bool = False) -> Dict[str, Any]:  # type: ignore[override]
         """NNI's name for :meth:`to_json`."""

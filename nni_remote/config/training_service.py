@@ -245,7 +245,7 @@ def check_training_service(value: Any) -> Any:
     return config_class.model_validate(data)  # a ConfigError here keeps its field paths
 
 
-def platform_config(platform: Any) -> dict:
+def platform_config(platform: Any) -> dict[str, Any]:
     """The blank training service of ``ExperimentConfig('remote')``, as a dict to validate."""
     if not isinstance(platform, (str, list, tuple)):
         raise ConfigError([("trainingService",

@@ -7,7 +7,13 @@ and are stored exactly once. A run id names one attempt of a trial
 (``<trial>`` or ``<trial>.<attempt>``), so events of an attempt abandoned on a
 lost machine can never be mistaken for the current one.
 
-All methods run under the controller's lock; see controller.py.
+The hub owns machines and the agent protocol; trial state belongs to the trial
+book (``trial_book.py``): the hub asks the book to start, finish or re-queue a
+trial and hears about finished trials as the book's listener. What the hub
+needs from its experiment is the :class:`HubHost` protocol (the controller
+provides it), so this module never imports the controller.
+
+All methods run under the experiment's lock (``HubHost.lock``).
 """
 from __future__ import annotations
 
@@ -17,7 +23,7 @@ import os
 import threading
 import time
 import uuid
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, Optional, Protocol
 
 from nni_remote.common.metrics import encode_data
 from nni_remote.errors import MachineStateError as MachineStateError
@@ -25,11 +31,12 @@ from nni_remote.errors import UnknownMachine as UnknownMachine
 from nni_remote.manager import scheduler
 from nni_remote.manager.agent_trust import owns_run, plausible_time
 from nni_remote.manager.scheduler import Machine
-from nni_remote.manager.store import now_ms
+from nni_remote.manager.store import Store, now_ms
+from nni_remote.manager.trial_book import TrialBook
+from nni_remote.manager.trial_book import run_id as run_id
 from nni_remote.manager.trials import ACTIVE, TERMINAL, Trial, kill_message, kill_status
-
-if TYPE_CHECKING:
-    from nni_remote.manager.controller import Controller
+from nni_remote.services.base import HeadInfo, TrainingService
+from trial_agent.protocol import CMD_KILL, CMD_SHUTDOWN, CMD_START, EVENT_END, EVENT_METRIC, EVENT_STATUS
 
 log = logging.getLogger("nni_remote.agents")
 
@@ -41,15 +48,43 @@ START_FAILURES_TO_DRAIN = 3
 START_UP_SECONDS = 5.0        # a trial that fails within this long after starting failed "at start-up"
 
 
-def run_id(trial: Trial) -> str:
-    return trial.id if trial.attempt == 0 else f"{trial.id}.{trial.attempt}"
+class HubHost(Protocol):
+    """What the hub uses of its experiment (the controller)."""
+
+    id: str
+    lock: threading.RLock
+    wake: threading.Condition
+    book: TrialBook
+    store: Store
+    service: Optional[TrainingService]
+    head: HeadInfo
+    errors: list[str]
+    stopping: bool
+
+    @property
+    def params(self) -> dict[str, Any]: ...
+
+    @property
+    def queue(self) -> list[Trial]: ...
+
+    @property
+    def trials(self) -> dict[str, Trial]: ...
+
+    def fail(self, message: str) -> None: ...
+
+    def on_trial_running(self, trial: Trial, pid: Optional[int], when: int) -> None: ...
+
+    def on_trial_metric(self, trial: Trial, record: dict[str, Any], value: Any) -> None: ...
+
+    def on_trial_end(self, trial: Trial, event: dict[str, Any]) -> None: ...
 
 
 class AgentHub:
-    """Machines and their agents, for one controller."""
+    """Machines and their agents, for one experiment."""
 
-    def __init__(self, controller: "Controller") -> None:
-        self.c = controller
+    def __init__(self, host: HubHost) -> None:
+        self.c = host
+        host.book.on_finished(self._trial_finished)
         self.epoch = uuid.uuid4().hex[:12]
         self.machines: dict[str, Machine] = {}
         self.conds: dict[str, threading.Condition] = {}
@@ -107,24 +142,26 @@ class AgentHub:
         self.conds[m.name].notify_all()
 
     def _start(self, m: Machine, trial: Trial, gpus: Optional[list[int]]) -> None:
-        trial.machine, trial.gpus, trial.sent, trial.held_for = m.name, gpus, True, None
+        trial.gpus = gpus
         spec = self._spec_of(m, trial)
-        trial.log_path = spec["trial_dir"] if m.spec.address == "localhost" else f"{m.spec.address}:{spec['trial_dir']}"
-        trial.message = ""
+        where = spec["trial_dir"] if m.spec.address == "localhost" else f"{m.spec.address}:{spec['trial_dir']}"
+        self.c.book.start(trial, m.name, gpus, where)
         m.assigned[run_id(trial)] = gpus or []
-        self._command(m, {"type": "start", "spec": spec})
-        self.c.store.put_trial(trial.row())
+        self._command(m, {"type": CMD_START, "spec": spec})
 
     def kill(self, trial: Trial, reason: str) -> None:
         trial.kill_reason = reason
         m = self.machines.get(trial.machine or "")
         if not trial.sent or m is None or m.state == "lost":
-            if trial in self.c.queue:
-                self.c.queue.remove(trial)
-            self.c.finish_trial(trial, kill_status(reason), kill_message(reason), now_ms())
+            self.c.book.finish(trial, kill_status(reason), kill_message(reason), now_ms())
             return
-        self.c.store.put_trial(trial.row())
-        self._command(m, {"type": "kill", "run_id": run_id(trial), "reason": reason, "grace": 5.0})
+        self.c.book.save(trial)
+        self._command(m, {"type": CMD_KILL, "run_id": run_id(trial), "reason": reason, "grace": 5.0})
+
+    def _trial_finished(self, trial: Trial) -> None:
+        """The book's listener: count start-up failures, free the trial's slot."""
+        self.note_outcome(trial, trial.status)
+        self.release(trial)
 
     def note_outcome(self, trial: Trial, status: str) -> None:
         """Drain a machine whose trials keep failing at start-up while other machines succeed."""
@@ -160,8 +197,8 @@ class AgentHub:
             self.c.wake.notify_all()
 
     def release(self, trial: Trial) -> None:
-        if trial in self.c.queue:
-            self.c.queue.remove(trial)
+        """Free the machine slot (and GPUs) the trial's current attempt holds."""
+        self.c.book.release(trial)
         m = self.machines.get(trial.machine or "")
         if m is not None:
             m.assigned.pop(run_id(trial), None)
@@ -175,10 +212,10 @@ class AgentHub:
             if trial.held_for is not None:
                 held = self.machines.get(trial.held_for)
                 if held is not None and held.synced and run_id(trial) in held.inventory:
-                    self.c.queue.remove(trial)
+                    self.c.book.release(trial)
                     trial.status, trial.sent, trial.message = "RUNNING", True, ""
                     held.assigned[run_id(trial)] = trial.gpus or []
-                    self.c.store.put_trial(trial.row())
+                    self.c.book.save(trial)
                     continue
                 if held is not None and not held.synced and held.state not in ("lost", "failed"):
                     continue
@@ -195,7 +232,6 @@ class AgentHub:
                 blocked = placement
                 trial.message = placement
                 continue
-            self.c.queue.remove(trial)
             self._start(placement.machine, trial, placement.gpus)
 
     # -- agent protocol ------------------------------------------------------
@@ -204,7 +240,7 @@ class AgentHub:
         name = machine
         wait = min(float(body.get("wait") or 0), POLL_WAIT_MAX)
         with self.c.lock:
-            m = self.machines.get(name)  # type: ignore[arg-type]
+            m = self.machines.get(name)
             if m is None:
                 raise UnknownMachine(f"unknown machine {name!r}")
             if body.get("epoch") == self.epoch:
@@ -240,13 +276,13 @@ class AgentHub:
         for rid, trial in mine.items():
             if trial.status in ACTIVE and rid not in m.inventory and not any(
                     c.get("spec", {}).get("run_id") == rid for c in m.commands):
-                self._command(m, {"type": "start", "spec": self._spec_of(m, trial)})
+                self._command(m, {"type": CMD_START, "spec": self._spec_of(m, trial)})
         for rid, state in m.inventory.items():
             known = mine.get(rid)
             if state == "running" and (known is None or known.status in TERMINAL):
                 held = any(run_id(t) == rid and t.held_for == m.name for t in self.c.queue)
                 if not held:
-                    self._command(m, {"type": "kill", "run_id": rid, "reason": "stale", "grace": 2.0})
+                    self._command(m, {"type": CMD_KILL, "run_id": rid, "reason": "stale", "grace": 2.0})
 
     def _spec_of(self, m: Machine, trial: Trial) -> dict[str, Any]:
         assert self.c.service is not None
@@ -265,8 +301,8 @@ class AgentHub:
         nowhere, and they never claim that run's sequence numbers.
         """
         acked: dict[str, int] = {}
-        by_run = {run_id(t): t for t in self.c.trials.values()}
         with self.c.lock, self.c.store.transaction():
+            by_run = self.c.book.by_run()
             trials = body.get("trials")
             for rid, events in (trials.items() if isinstance(trials, dict) else ()):
                 trial = by_run.get(rid)
@@ -289,16 +325,17 @@ class AgentHub:
 
     def _apply(self, trial: Trial, event: dict[str, Any]) -> None:
         kind = event.get("type")
-        if kind == "status" and event.get("status") == "RUNNING":
+        if kind == EVENT_STATUS and event.get("status") == "RUNNING":
             when = plausible_time(event.get("time"), not_before=trial.submit_time, what="start", trial_id=trial.id)
             pid = event.get("pid")
             self.c.on_trial_running(trial, pid if isinstance(pid, int) and not isinstance(pid, bool) else None, when)
-        elif kind == "metric":
-            record = _metric_record(trial, event)
-            if record is not None:
+        elif kind == EVENT_METRIC:
+            decoded = _metric_record(trial, event)
+            if decoded is not None:
+                record, value = decoded
                 self.c.store.add_metric(**record)
-                self.c.on_trial_metric(trial, {k2: record[k1] for k1, k2 in _REST_KEYS})
-        elif kind == "end":
+                self.c.on_trial_metric(trial, {k2: record[k1] for k1, k2 in _REST_KEYS}, value)
+        elif kind == EVENT_END:
             start = trial.start_time if trial.start_time is not None else trial.submit_time
             event = dict(event, time=plausible_time(event.get("time"), not_before=start, what="end",
                                                     trial_id=trial.id))
@@ -359,16 +396,7 @@ class AgentHub:
     def requeue(self, trial: Trial, why: str) -> None:
         """Run a trial again elsewhere with the same parameters (not a new trial for the budget)."""
         self.release(trial)
-        if trial.attempt + 1 >= RETRY_LIMIT:
-            self.c.finish_trial(trial, "FAILED", f"{why}; gave up after {trial.attempt + 1} attempts", now_ms())
-            return
-        self.c.restart_trial(trial)
-        trial.machine, trial.gpus, trial.sent, trial.pid = None, None, False, None
-        trial.message = f"{why}; re-queued (attempt {trial.attempt + 1} of {RETRY_LIMIT})"
-        self.c.store.put_trial(trial.row())
-        self.c.store.add_event(trial.id, "WAITING", data=trial.parameter, sequence_id=trial.seq,
-                               message=trial.message)
-        self.c.queue.insert(0, trial)
+        self.c.book.requeue(trial, why, RETRY_LIMIT)
         self.c.wake.notify_all()
 
     # -- shutdown ------------------------------------------------------------
@@ -380,7 +408,7 @@ class AgentHub:
                     trial.kill_reason = trial.kill_reason or "shutdown"
             for m in self.machines.values():
                 if m.state in ("ready", "starting"):
-                    self._command(m, {"type": "shutdown"})
+                    self._command(m, {"type": CMD_SHUTDOWN})
             deadline = time.time() + grace + 10
             while time.time() < deadline and any(
                     t.status in ACTIVE and t.sent and self.machines[t.machine].state == "ready"
@@ -388,7 +416,7 @@ class AgentHub:
                 self.c.wake.wait(0.2)
             for trial in self.c.trials.values():
                 if trial.status in ACTIVE and trial.sent:
-                    self.c.finish_trial(trial, "USER_CANCELED", "experiment stopped", now_ms())
+                    self.c.book.finish(trial, "USER_CANCELED", "experiment stopped", now_ms())
         if self.c.service is not None:
             self.c.service.stop()
 
@@ -404,8 +432,12 @@ _REST_KEYS = (("timestamp", "timestamp"), ("trial_id", "trialJobId"), ("paramete
               ("kind", "type"), ("sequence", "sequence"), ("data", "data"))
 
 
-def _metric_record(trial: Trial, event: dict[str, Any]) -> Optional[dict[str, Any]]:
-    """Turn an agent metric event into store arguments (None for unusable records)."""
+def _metric_record(trial: Trial, event: dict[str, Any]) -> Optional[tuple[dict[str, Any], Any]]:
+    """An agent metric event as (store arguments, decoded value); None for unusable records.
+
+    This is the edge where a metric arrives: its value is decoded here, once, and
+    carried as data from then on (NNI's encoded form is made once, for the store).
+    """
     try:
         record = json.loads(event.get("metric") or "")
     except ValueError:
@@ -423,5 +455,16 @@ def _metric_record(trial: Trial, event: dict[str, Any]) -> Optional[dict[str, An
     if record["type"] == "PERIODICAL" and sequence in trial.history:
         return None
     pid = record.get("parameter_id")
-    return {"trial_id": trial.id, "parameter_id": None if pid is None else str(pid), "kind": record["type"],
+    args = {"trial_id": trial.id, "parameter_id": None if pid is None else str(pid), "kind": record["type"],
             "sequence": sequence, "data": encode_data(value), "timestamp": now_ms()}
+    return args, _decoded(value)
+
+
+def _decoded(value: Any) -> Any:
+    """The reported value (the trial's nni sends JSON text); None when that text is not JSON."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        return None

@@ -19,14 +19,15 @@ import logging
 import threading
 import time
 import traceback
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 from nni_remote.errors import BudgetExceeded as BudgetExceeded
-from nni_remote.errors import ReadOnlyError, TrialNotFound
+from nni_remote.errors import MachineStateError, ReadOnlyError, TrialNotFound, TrialStateError, UnknownMachine
 from nni_remote.manager.agents import AgentHub
+from nni_remote.manager.read_model import ExperimentSnapshot, MachineView, copy_trial, machine_view
 from nni_remote.manager.store import Store, now_ms
-from nni_remote.manager.trials import (ACTIVE, TERMINAL, Trial, decode_metric, kill_message, kill_status,
-                                       new_trial_id, pack_parameters)
+from nni_remote.manager.trial_book import TrialBook
+from nni_remote.manager.trials import ACTIVE, TERMINAL, Trial, kill_message, kill_status
 from nni_remote.manager.tuner_host import TunerHost
 from nni_remote.services.base import HeadInfo, TrainingService
 
@@ -51,8 +52,8 @@ class Controller:
         self.wake = threading.Condition(self.lock)
         self.status = "INITIALIZED"
         self.errors: list[str] = []
-        self.trials: dict[str, Trial] = {}
-        self.queue: list[Trial] = []             # WAITING trials not yet placed, FIFO
+        self.book = TrialBook(store)             # the one owner of trial state
+        self.book.on_finished(self._trial_finished)
         self.custom_queue: list[Any] = []
         self.stopping = False
         self._registry_update = registry_update or (lambda **kw: None)
@@ -71,25 +72,22 @@ class Controller:
         self.profile = profile
         self.exec_duration = int(profile.get("execDuration", 0))
         self._persisted_duration = self.exec_duration
-        self._load_trials()
+        self.book.load()
 
     # -- setup ---------------------------------------------------------------
-    def _load_trials(self) -> None:
-        for row in self.store.trials():
-            trial = Trial.from_row(row)
-            self.trials[trial.id] = trial
-        for record in self.store.metrics(kind="FINAL"):
-            owner = self.trials.get(record["trialJobId"])
-            if owner is not None and owner.final is None:
-                owner.final = record
-        for record in self.store.metrics(kind="PERIODICAL"):
-            owner = self.trials.get(record["trialJobId"])
-            if owner is not None:
-                owner.history[record["sequence"]] = decode_metric(record["data"])
+    @property
+    def trials(self) -> dict[str, Trial]:
+        """Trials by id (the book's; read under ``lock``)."""
+        return self.book.trials
+
+    @property
+    def queue(self) -> list[Trial]:
+        """WAITING trials not yet placed, FIFO (the book's; read under ``lock``)."""
+        return self.book.queue
 
     @property
     def params(self) -> dict[str, Any]:
-        return self.profile["params"]
+        return cast("dict[str, Any]", self.profile["params"])
 
     def start(self) -> None:
         """Begin (create / resume) or open read-only (view)."""
@@ -112,24 +110,15 @@ class Controller:
 
     def _prepare_resume(self) -> None:
         """Replay history to the tuner; hold unfinished trials until their machine reports."""
-        history = []
-        for trial in self.trials.values():
-            if trial.status == "SUCCEEDED" and trial.final is not None:
-                history.append({"parameter": trial.parameters, "value": decode_metric(trial.final["data"])})
-        for raw in self.store.imported_data():
-            try:
-                history.extend(json.loads(raw))
-            except ValueError:
-                pass
         assert self.tuner is not None
-        self.tuner.import_data(history)
+        self.tuner.import_data(self.book.imported_history())
         for trial in sorted(self.trials.values(), key=lambda t: t.seq):
             if trial.status == "USER_CANCELED" and trial.kill_reason == "shutdown":
-                self.restart_trial(trial)         # cut short by stop(): it runs again, not lost
+                self.book.restart(trial)          # cut short by stop(): it runs again, not lost
                 trial.machine, trial.gpus, trial.sent = None, None, False
                 trial.message = "resumed: re-run (the experiment was stopped while it ran)"
                 self.queue.append(trial)
-                self.store.put_trial(trial.row())
+                self.book.save(trial)
                 continue
             if trial.status in ACTIVE:
                 trial.held_for = trial.machine if trial.sent else None
@@ -138,19 +127,7 @@ class Controller:
                 if trial.held_for is None:
                     trial.machine, trial.gpus, trial.sent = None, None, False
                 self.queue.append(trial)
-                self.store.put_trial(trial.row())
-
-    def restart_trial(self, trial: Trial) -> None:
-        """Make ``trial`` run again from scratch as its next attempt (same id, same parameters).
-
-        Metrics of the abandoned attempt are dropped, so the trial's curve and final
-        result are those of the attempt that completes.
-        """
-        trial.attempt += 1
-        trial.status, trial.kill_reason, trial.exit_code = "WAITING", None, None
-        trial.start_time = trial.end_time = None
-        trial.final, trial.history = None, {}
-        self.store.delete_metrics(trial.id)
+                self.book.save(trial)
 
     # -- profile & status ---------------------------------------------------
     def _save_profile(self) -> None:
@@ -162,7 +139,7 @@ class Controller:
 
     def next_sequence_id(self) -> int:
         """The sequence id the next submitted trial gets (call under ``lock``)."""
-        return max((t.seq for t in self.trials.values()), default=-1) + 1
+        return self.book.next_sequence_id()
 
     def profile_snapshot(self) -> dict[str, Any]:
         """NNI's experiment profile as ``GET /experiment`` shows it, consistent at one instant."""
@@ -171,6 +148,17 @@ class Controller:
             profile["execDuration"] = self.exec_duration
             profile["nextSequenceId"] = self.next_sequence_id()
             return profile
+
+    def snapshot(self, trials: bool = True) -> ExperimentSnapshot:
+        """Everything REST reads, copied under the lock at one instant (see read_model.py)."""
+        with self.lock:
+            return ExperimentSnapshot(
+                id=self.id, status=self.status, errors=tuple(self.errors), readonly=self.readonly,
+                exp_dir=self.exp_dir, profile=self.profile_snapshot(),
+                trials=tuple(copy_trial(t) for t in sorted(self.trials.values(), key=lambda t: t.seq))
+                if trials else (),
+                machines=tuple(machine_view(m) for m in self.hub.machines.values()),
+                has_service=self.service is not None)
 
     def _set_status(self, status: str) -> None:
         if status == self.status:
@@ -210,7 +198,7 @@ class Controller:
         return len(self.trials)
 
     def _active(self) -> int:
-        return sum(1 for t in self.trials.values() if t.status in ACTIVE)
+        return self.book.active()
 
     def _update_status(self) -> None:
         if self.status in ("ERROR", "STOPPING", "STOPPED", "VIEWED"):
@@ -269,15 +257,7 @@ class Controller:
             self._update_status()
 
     def _submit(self, parameter_id: Any, params: Any, source: str) -> Trial:
-        trial = Trial(id=new_trial_id(self.trials), seq=self.next_sequence_id(),
-                      parameter=pack_parameters(parameter_id, params, source), parameter_id=parameter_id,
-                      source=source, submit_time=now_ms())
-        self.trials[trial.id] = trial
-        self.queue.append(trial)
-        with self.store.transaction():
-            self.store.put_trial(trial.row())
-            self.store.add_event(trial.id, "WAITING", data=trial.parameter, sequence_id=trial.seq)
-        return trial  # nextSequenceId is derived from the trials; the profile row follows with the next save
+        return self.book.submit(parameter_id, params, source)  # the profile row follows with the next save
 
     def _account_time(self) -> None:
         now = time.monotonic()
@@ -299,24 +279,18 @@ class Controller:
 
     # -- trial events (called by the agent hub under self.lock) ---------------
     def on_trial_running(self, trial: Trial, pid: Optional[int], when: int) -> None:
-        trial.status, trial.start_time, trial.pid = "RUNNING", when, pid
-        trial.message = ""
-        self.store.put_trial(trial.row())
-        self.store.add_event(trial.id, "RUNNING", data=trial.parameter, log_path=trial.log_path,
-                             sequence_id=trial.seq, env_id=trial.machine or "")
+        self.book.running(trial, pid, when)
 
-    def on_trial_metric(self, trial: Trial, record: dict[str, Any]) -> None:
+    def on_trial_metric(self, trial: Trial, record: dict[str, Any], value: Any) -> None:
+        """A new metric of ``trial``: ``record`` as stored, ``value`` decoded once by the hub."""
         assert self.tuner is not None
-        value = decode_metric(record["data"])
+        if not self.book.add_metric(trial, record, value):
+            return
         if record["type"] == "FINAL":
-            if trial.final is not None:
-                return
-            trial.final = record
             params, pid, customized = trial.parameters, trial.parameter_id, trial.source != "algorithm"
             tuner = self.tuner
             tuner.post(lambda: tuner.result(pid, params, value, trial.id, customized))
         else:
-            trial.history[record["sequence"]] = value
             history = [trial.history[k] for k in sorted(trial.history)]
             self.tuner.post(lambda: self._assess(trial, history))
         self.wake.notify_all()
@@ -341,17 +315,13 @@ class Controller:
             status, message = "FAILED", f"exit code {code}; see trial.stderr"
         else:
             status, message = "FAILED", f"killed by signal {event.get('signal')}"
-        self.finish_trial(trial, status, message, event.get("time") or now_ms(), code)
+        self.book.finish(trial, status, message, event.get("time") or now_ms(), code)
 
-    def finish_trial(self, trial: Trial, status: str, message: str, when: int, code: Optional[int] = None) -> None:
-        trial.status, trial.message, trial.end_time, trial.exit_code = status, message, when, code
-        self.hub.note_outcome(trial, status)
-        self.hub.release(trial)
-        self.store.put_trial(trial.row())
-        self.store.add_event(trial.id, status, log_path=trial.log_path, sequence_id=trial.seq, message=message)
+    def _trial_finished(self, trial: Trial) -> None:
+        """The book's listener: tell the tuner (and the assessor) and wake the dispatch loop."""
         if self.tuner is not None:
             pid, customized = trial.parameter_id, trial.source != "algorithm"
-            ok = status == "SUCCEEDED"
+            ok = trial.status == "SUCCEEDED"
             tuner = self.tuner
             tuner.post(lambda: tuner.trial_end(pid, trial.id, ok, customized))
         self.wake.notify_all()
@@ -391,6 +361,49 @@ class Controller:
             self.wake.notify_all()
             return trial.seq
 
+    def retry_trial(self, trial_id: str) -> dict[str, Any]:
+        """Run a finished trial's parameters again as a new customized trial (remembered per trial)."""
+        with self.lock:
+            trial = self.trials.get(trial_id)
+            if trial is None:
+                raise TrialNotFound(f"no trial {trial_id!r} in experiment {self.id}")
+            if trial.status in ACTIVE:
+                raise TrialStateError(f"trial {trial_id} is still {trial.status}; kill it first or wait until it ends")
+            return self._retry(trial)
+
+    def _retry(self, trial: Trial) -> dict[str, Any]:
+        seq = self.add_customized_trial(trial.parameters)
+        self.store.set_meta(f"retry.{trial.id}", str(seq))
+        new = next((t for t in self.trials.values() if t.seq == seq), None)
+        return {"from": trial.id, "sequenceId": seq, "trialJobId": new.id if new is not None else None}
+
+    def retry_failed(self) -> dict[str, Any]:
+        """Retry every FAILED trial not retried before (each once); stops at the trial budget."""
+        retried: list[dict[str, Any]] = []
+        with self.lock:
+            failed = [t for t in sorted(self.trials.values(), key=lambda t: t.seq)
+                      if t.status == "FAILED" and self.store.get_meta(f"retry.{t.id}") is None]
+            try:
+                for trial in failed:
+                    retried.append(self._retry(trial))
+            except BudgetExceeded as exc:
+                if not retried:
+                    raise
+                return {"retried": retried, "error": str(exc), "code": exc.code}
+        return {"retried": retried}
+
+    def enable_machine(self, name: str) -> MachineView:
+        """Put a drained machine back into service; its view afterwards."""
+        with self.lock:
+            self._check_writable("re-enable machines")
+            m = self.hub.machines.get(name)
+            if m is None:
+                raise UnknownMachine(f"no machine {name!r} in experiment {self.id}")
+            if m.state != "drained":
+                raise MachineStateError(f"machine {name} is not drained (it is {m.state})")
+            self.hub.enable(name)
+            return machine_view(m)
+
     def kill_trial(self, trial_id: str, reason: str = "user") -> None:
         with self.lock:
             self._check_writable("kill a trial")
@@ -426,7 +439,7 @@ class Controller:
                 for trial in self.trials.values():
                     if trial.status == "WAITING":
                         trial.kill_reason = "shutdown"  # resume runs it again
-                        self.finish_trial(trial, "USER_CANCELED", "experiment stopped", now_ms())
+                        self.book.finish(trial, "USER_CANCELED", "experiment stopped", now_ms())
                 self._save_profile()
         self._registry_update(status="STOPPED", endTime=now_ms(), port=None)
         self.status = "STOPPED"

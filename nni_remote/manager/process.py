@@ -16,7 +16,6 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Optional
 
-from flask import Response
 
 from nni_remote.common import registry
 from nni_remote.errors import ConfigError, ExperimentConflict, NniRemoteError, TunerError

@@ -18,6 +18,8 @@ import time
 from contextlib import contextmanager
 from typing import Any, Iterator
 
+from nni_remote.common.profile import LATEST_PROFILE, profile_from_row
+
 SCHEMA_VERSION = 1
 
 _SCHEMA = """
@@ -98,15 +100,7 @@ class Store:
 
     def load_profile(self) -> dict[str, Any] | None:
         with self._lock:
-            row = self._db.execute("SELECT * FROM ExperimentProfile ORDER BY revision DESC, rowid DESC LIMIT 1"
-                                   ).fetchone()
-        if row is None:
-            return None
-        profile = dict(row)
-        profile["params"] = json.loads(profile["params"])
-        if profile.get("endTime") is None:
-            profile.pop("endTime", None)
-        return profile
+            return profile_from_row(self._db.execute(LATEST_PROFILE).fetchone())
 
     # -- meta ----------------------------------------------------------------
     def get_meta(self, key: str, default: str | None = None) -> str | None:

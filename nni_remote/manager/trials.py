@@ -67,7 +67,8 @@ class Trial:
     attempt: int = 0
     log_path: str = ""
     pid: Optional[int] = None
-    final: Optional[dict[str, Any]] = None
+    final: Optional[dict[str, Any]] = None   # the FINAL record as stored (NNI's encoded data)
+    final_value: Any = None                  # its value, decoded once where it arrived
     sent: bool = False                       # start command queued to its machine
     held_for: Optional[str] = None           # resumed: wait until this machine synced
     history: dict[int, Any] = field(default_factory=dict)

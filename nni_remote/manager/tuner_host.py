@@ -97,6 +97,6 @@ class TunerHost:
         """True if the assessor says the trial should be stopped early."""
         if self.assessor is None or not history:
             return False
-        verdict = self.assessor.assess_trial(trial_id, history)
+        verdict: Any = self.assessor.assess_trial(trial_id, history)
         bad = getattr(self._tuning.AssessResult, "Bad", False)
         return verdict is bad or verdict is False or getattr(verdict, "name", None) == "Bad"

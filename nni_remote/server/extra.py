@@ -15,12 +15,9 @@ from typing import Any, Optional
 
 from flask import Blueprint, Response, request
 
-from nni_remote.common.metrics import decode_data as decode_metric
 from nni_remote.common.metrics import scalar
-from nni_remote.common.statuses import TRIAL_ACTIVE as ACTIVE
 from nni_remote.common.statuses import TRIAL_TERMINAL as TERMINAL
-from nni_remote.errors import (BadRequest, BudgetExceeded, MachineStateError, ReadOnlyError, TrialFileNotFound,
-                               TrialNotFound, TrialStateError, UnknownMachine)
+from nni_remote.errors import (BadRequest, TrialFileNotFound)
 from nni_remote.manager.trials import Trial
 from nni_remote.manager.updates import duration_seconds
 from nni_remote.server.rest import controller, manager
@@ -64,30 +61,27 @@ def maximize(params: dict[str, Any]) -> bool:
 @bp.get("/overview")
 def overview() -> Response:
     """Everything the portal's Overview and ``nni-remote top`` show, in one call."""
-    ctl = controller()
-    with ctl.lock:
-        params = ctl.params
-        trials = sorted(ctl.trials.values(), key=lambda t: t.seq)
-        counts: dict[str, int] = {}
-        for t in trials:
-            counts[t.status] = counts.get(t.status, 0) + 1
-        finals = [(scalar(decode_metric(t.final["data"])), t) for t in trials
-                  if t.final is not None and t.status == "SUCCEEDED"]
-        data = {
-            "id": ctl.id, "experimentName": params.get("experimentName"), "status": ctl.status,
-            "errors": list(ctl.errors), "readonly": ctl.readonly,
-            "platform": (params.get("trainingService") or {}).get("platform"),
-            "startTime": ctl.profile.get("startTime"), "endTime": ctl.profile.get("endTime"),
-            "execDuration": ctl.exec_duration,
-            "maxExperimentDuration": params.get("maxExperimentDuration"),
-            "maxExperimentDurationSeconds": duration_seconds(params.get("maxExperimentDuration")),
-            "maxTrialNumber": params.get("maxTrialNumber"), "trialConcurrency": params.get("trialConcurrency"),
-            "maxTrialDuration": params.get("maxTrialDuration"),
-            "submittedTrials": len(trials), "trialCounts": counts,
-            "finishedTrials": sum(n for s, n in counts.items() if s in TERMINAL),
-            "optimizeMode": "maximize" if maximize(params) else "minimize",
-            "logDir": ctl.exp_dir, "port": manager().port,
-        }
+    snap = controller().snapshot()
+    params, trials = snap.params, snap.trials
+    counts: dict[str, int] = {}
+    for t in trials:
+        counts[t.status] = counts.get(t.status, 0) + 1
+    finals = [(scalar(t.final_value), t) for t in trials if t.final is not None and t.status == "SUCCEEDED"]
+    data = {
+        "id": snap.id, "experimentName": params.get("experimentName"), "status": snap.status,
+        "errors": list(snap.errors), "readonly": snap.readonly,
+        "platform": (params.get("trainingService") or {}).get("platform"),
+        "startTime": snap.profile.get("startTime"), "endTime": snap.profile.get("endTime"),
+        "execDuration": snap.exec_duration,
+        "maxExperimentDuration": params.get("maxExperimentDuration"),
+        "maxExperimentDurationSeconds": duration_seconds(params.get("maxExperimentDuration")),
+        "maxTrialNumber": params.get("maxTrialNumber"), "trialConcurrency": params.get("trialConcurrency"),
+        "maxTrialDuration": params.get("maxTrialDuration"),
+        "submittedTrials": len(trials), "trialCounts": counts,
+        "finishedTrials": sum(n for s, n in counts.items() if s in TERMINAL),
+        "optimizeMode": "maximize" if maximize(params) else "minimize",
+        "logDir": snap.exp_dir, "port": manager().port,
+    }
     ranked = sorted(((v, t) for v, t in finals if v is not None), key=lambda p: p[0],
                     reverse=data["optimizeMode"] == "maximize")
     data["bestTrials"] = [{"trialJobId": t.id, "sequenceId": t.seq, "value": v, "parameters": t.parameters}
@@ -98,7 +92,7 @@ def overview() -> Response:
 # -- trials -------------------------------------------------------------------------
 def trial_view(t: Trial) -> dict[str, Any]:
     """One trial, decoded for people: parameters as an object, the final metric as a value."""
-    final = decode_metric(t.final["data"]) if t.final is not None else None
+    final = t.final_value if t.final is not None else None
     end = t.end_time
     duration = None
     if t.start_time is not None:
@@ -111,35 +105,21 @@ def trial_view(t: Trial) -> dict[str, Any]:
             "exitCode": t.exit_code, "logPath": t.log_path, "intermediateCount": len(t.history)}
 
 
-def _trial(trial_id: str) -> Trial:
-    ctl = controller()
-    trial = ctl.trials.get(trial_id)
-    if trial is None:
-        raise TrialNotFound(f"no trial {trial_id!r} in experiment {ctl.id}")
-    return trial
-
-
 @bp.get("/trials")
 def trials() -> Response:
-    ctl = controller()
     status = request.args.get("status")
-    with ctl.lock:
-        views = [trial_view(t) for t in sorted(ctl.trials.values(), key=lambda t: t.seq)
-                 if status is None or t.status == status]
-    return reply(views)
+    return reply([trial_view(t) for t in controller().snapshot().trials if status is None or t.status == status])
 
 
 @bp.get("/trials/<trial_id>")
 def trial_detail(trial_id: str) -> Response:
-    ctl = controller()
-    with ctl.lock:
-        trial = _trial(trial_id)
-        view = trial_view(trial)
-        view["intermediate"] = [{"sequence": k, "value": v, "scalar": scalar(v)}
-                                for k, v in sorted(trial.history.items())]
-        view["hyperParameters"] = [trial.parameter]
-        machine = ctl.hub.machines.get(trial.machine or "")
-        view["address"] = machine.spec.address if machine is not None else None
+    snap = controller().snapshot()
+    trial = snap.trial(trial_id)
+    view = trial_view(trial)
+    view["intermediate"] = [{"sequence": k, "value": v, "scalar": scalar(v)} for k, v in sorted(trial.history.items())]
+    view["hyperParameters"] = [trial.parameter]
+    machine = snap.machine(trial.machine)
+    view["address"] = machine["address"] if machine is not None else None
     return reply(view)
 
 
@@ -152,14 +132,13 @@ def _local_dir(trial: Trial) -> Optional[str]:
 @bp.get("/trials/<trial_id>/files")
 def trial_files(trial_id: str) -> Response:
     """The regular files of a trial's directory (on its machine), with sizes (links and FIFOs left out)."""
-    ctl = controller()
-    with ctl.lock:
-        trial = _trial(trial_id)
-        machine, log_path = trial.machine, trial.log_path
+    snap = controller().snapshot()
+    trial = snap.trial(trial_id)
+    machine, log_path = trial.machine, trial.log_path
     files: list[TrialFile] = []
     local = _local_dir(trial)
     listed = True
-    if machine is not None and ctl.service is not None:
+    if machine is not None and snap.has_service:
         files = manager().service_gate.list_files(machine, trial_id)
     elif local is not None:  # a viewed experiment whose trials ran on this machine
         files = list_local_dir(local)
@@ -189,15 +168,14 @@ def trial_tail(trial_id: str, name: str) -> Response:
     name = {"stdout": "trial.stdout", "stderr": "trial.stderr"}.get(name, name)
     if not safe_file_name(name):
         raise BadRequest(f"{name!r} is not a file name in the trial's directory")
-    ctl = controller()
-    with ctl.lock:
-        trial = _trial(trial_id)
-        machine = trial.machine
+    snap = controller().snapshot()
+    trial = snap.trial(trial_id)
+    machine = trial.machine
     local = _local_dir(trial)
     if machine is None and local is None:
         raise TrialFileNotFound(f"trial {trial_id} has not started: it has no files yet")
     try:
-        if (machine is None or ctl.service is None) and local is not None:  # viewed, trials ran here
+        if (machine is None or not snap.has_service) and local is not None:  # viewed, trials ran here
             chunk = read_local_chunk(os.path.join(local, name), size, start)
         else:
             chunk = manager().service_gate.tail_file(machine, trial_id, name, size, start)
@@ -210,59 +188,19 @@ def trial_tail(trial_id: str, name: str) -> Response:
                   "text": data.decode("utf-8", "replace")})
 
 
-def _retry(ctl: Any, trial: Trial) -> dict[str, Any]:
-    seq = ctl.add_customized_trial(trial.parameters)
-    ctl.store.set_meta(f"retry.{trial.id}", str(seq))
-    new = next((t for t in ctl.trials.values() if t.seq == seq), None)
-    return {"from": trial.id, "sequenceId": seq, "trialJobId": new.id if new is not None else None}
-
-
 @bp.post("/trials/<trial_id>/retry")
 def retry_trial(trial_id: str) -> Response:
     """Run a finished trial's parameters again, as a new customized trial."""
-    ctl = controller()
-    with ctl.lock:
-        trial = _trial(trial_id)
-        if trial.status in ACTIVE:
-            raise TrialStateError(f"trial {trial_id} is still {trial.status}; kill it first or wait until it ends")
-        return reply(_retry(ctl, trial))
+    return reply(controller().retry_trial(trial_id))
 
 
 @bp.post("/trials/retry-failed")
 def retry_failed() -> Response:
     """Retry every FAILED trial that has not been retried yet (each once)."""
-    ctl = controller()
-    retried: list[dict[str, Any]] = []
-    with ctl.lock:
-        failed = [t for t in sorted(ctl.trials.values(), key=lambda t: t.seq)
-                  if t.status == "FAILED" and ctl.store.get_meta(f"retry.{t.id}") is None]
-        try:
-            for trial in failed:
-                retried.append(_retry(ctl, trial))
-        except BudgetExceeded as exc:
-            if not retried:
-                raise
-            return reply({"retried": retried, "error": str(exc), "code": exc.code})
-    return reply({"retried": retried})
+    return reply(controller().retry_failed())
 
 
 # -- machines -----------------------------------------------------------------------
-def _ms(seconds: Optional[float]) -> Optional[int]:
-    return None if seconds is None else int(seconds * 1000)
-
-
-def machine_view(m: Any) -> dict[str, Any]:
-    """One machine as REST shows it (call under the controller's lock; ``details`` are added after)."""
-    running = sorted({rid.split(".")[0] for rid in m.assigned})
-    return {"name": m.name, "address": m.spec.address, "state": m.state, "error": m.error,
-            "errors": [m.error] if m.error else [], "drained": m.state == "drained", "since": _ms(m.since),
-            "lastHeartbeat": _ms(m.last_seen), "slots": m.spec.slots, "runningTrials": running,
-            "gpus": m.gpus, "assignedGpus": {rid.split(".")[0]: list(g) for rid, g in m.assigned.items()},
-            "gpuIndices": m.spec.gpu_indices, "startFailures": m.start_failures,
-            "agent": {k: v for k, v in m.info.items() if k in ("pid", "python", "protocol")},
-            "details": {}}
-
-
 def _with_details(view: dict[str, Any]) -> dict[str, Any]:
     view["details"] = manager().service_gate.describe(view["name"])
     return view
@@ -270,24 +208,10 @@ def _with_details(view: dict[str, Any]) -> dict[str, Any]:
 
 @bp.get("/machines")
 def machines() -> Response:
-    ctl = controller()
-    with ctl.lock:
-        views = [machine_view(m) for m in ctl.hub.machines.values()]
-    return reply([_with_details(v) for v in views])
+    return reply([_with_details(dict(v)) for v in controller().snapshot(trials=False).machines])
 
 
 @bp.post("/machines/<name>/enable")
 def enable_machine(name: str) -> Response:
     """Put a drained machine back into service (its start-failure count is reset)."""
-    ctl = controller()
-    with ctl.lock:
-        if ctl.readonly:
-            raise ReadOnlyError(f"experiment {ctl.id} is opened read-only (view): cannot re-enable machines")
-        m = ctl.hub.machines.get(name)
-        if m is None:
-            raise UnknownMachine(f"no machine {name!r} in experiment {ctl.id}")
-        if m.state != "drained":
-            raise MachineStateError(f"machine {name} is not drained (it is {m.state})")
-        ctl.hub.enable(name)
-        view = machine_view(m)
-    return reply(_with_details(view))
+    return reply(_with_details(controller().enable_machine(name)))

@@ -14,7 +14,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, request
 
 from nni_remote.common import registry
-from nni_remote.errors import BadRequest, ExperimentNotReady, TrialFileNotFound, TrialNotFound, Unsupported
+from nni_remote.errors import BadRequest, ExperimentNotReady, TrialFileNotFound, Unsupported
 from nni_remote.server.errors import error as error
 from nni_remote.services.base import safe_file_name
 
@@ -57,8 +57,9 @@ def check_status() -> Response:
     ctl = manager().controller
     if ctl is None:
         return Response("INITIALIZING", mimetype="text/plain")
+    snap = ctl.snapshot(trials=False)
     # host and user names appear in errors: only for callers the access guard let in (server/access.py)
-    return json_response({"status": ctl.status, "errors": list(ctl.errors) if g.get("authorized") else []})
+    return json_response({"status": snap.status, "errors": list(snap.errors) if g.get("authorized") else []})
 
 
 @bp.get("/experiment")
@@ -122,32 +123,22 @@ def cluster_metadata() -> Response:
 # -- trials -----------------------------------------------------------------------
 @bp.get("/job-statistics")
 def job_statistics() -> Response:
-    ctl = controller()
     counts: dict[str, int] = {}
-    with ctl.lock:
-        for trial in ctl.trials.values():
-            counts[trial.status] = counts.get(trial.status, 0) + 1
+    for trial in controller().snapshot().trials:
+        counts[trial.status] = counts.get(trial.status, 0) + 1
     return json_response([{"trialJobStatus": s, "trialJobNumber": n} for s, n in counts.items()])
 
 
 @bp.get("/trial-jobs")
 def trial_jobs() -> Response:
-    ctl = controller()
     status = request.args.get("status")
-    with ctl.lock:
-        jobs = [t.job_info() for t in sorted(ctl.trials.values(), key=lambda t: t.seq)
-                if status is None or t.status == status]
-    return json_response(jobs)
+    return json_response([t.job_info() for t in controller().snapshot().trials
+                          if status is None or t.status == status])
 
 
 @bp.get("/trial-jobs/<trial_id>")
 def trial_job(trial_id: str) -> Response:
-    ctl = controller()
-    with ctl.lock:
-        trial = ctl.trials.get(trial_id)
-        if trial is None:
-            raise TrialNotFound(f"no trial {trial_id!r} in experiment {ctl.id}")
-        return json_response(trial.job_info())
+    return json_response(controller().snapshot().trial(trial_id).job_info())
 
 
 @bp.post("/trial-jobs")
@@ -179,8 +170,7 @@ def metric_data_range(low: str, high: str) -> Response:
         lo, hi = int(low), int(high)
     except ValueError:
         return json_response([])
-    with ctl.lock:
-        ids = [t.id for t in ctl.trials.values() if lo <= t.seq <= hi]
+    ids = [t.id for t in ctl.snapshot().trials if lo <= t.seq <= hi]
     return json_response(ctl.store.metrics(trial_ids=ids) if ids else [])
 
 
@@ -198,11 +188,8 @@ def metric_data_latest() -> Response:
 
 @bp.get("/export-data")
 def export_data() -> Response:
-    ctl = controller()
-    with ctl.lock:
-        rows = [{"parameter": t.parameters, "value": json.loads(t.final["data"]), "trialJobId": t.id}
-                for t in sorted(ctl.trials.values(), key=lambda t: t.seq)
-                if t.status == "SUCCEEDED" and t.final is not None]
+    rows = [{"parameter": t.parameters, "value": json.loads(t.final["data"]), "trialJobId": t.id}
+            for t in controller().snapshot().trials if t.status == "SUCCEEDED" and t.final is not None]
     return json_response(rows)
 
 
@@ -212,12 +199,7 @@ _FILE_ALIASES = {"stdout": "trial.stdout", "stderr": "trial.stderr"}
 @bp.get("/trial-file/<trial_id>/<path:name>")
 def trial_file(trial_id: str, name: str) -> Response:
     """A trial's file (first 16 MiB): regular files only, never through a link (``trial_agent/files.py``)."""
-    ctl = controller()
-    with ctl.lock:
-        trial = ctl.trials.get(trial_id)
-        if trial is None:
-            raise TrialNotFound(f"no trial {trial_id!r} in experiment {ctl.id}")
-        machine = trial.machine
+    machine = controller().snapshot().trial(trial_id).machine
     if machine is None or not safe_file_name(name):
         raise TrialFileNotFound(f"trial {trial_id} has no file {name!r} (it has not started, or the name is invalid)")
     filename = _FILE_ALIASES.get(name, name)

@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from typing import TYPE_CHECKING, Optional
 
 import psutil
@@ -59,6 +60,8 @@ class LocalTrainingService(TrainingService):
         self.max_per_gpu = getattr(ts, "max_trial_number_per_gpu", 1) or 1
         self.use_active_gpu = bool(getattr(ts, "use_active_gpu", False))
         self.proc: Optional[subprocess.Popen[bytes]] = None
+        self._lock = threading.Lock()    # a launch and stop() never overlap
+        self._stopped = False
 
     def machines(self) -> list[MachineSpec]:
         return [MachineSpec(MACHINE, self.slots, self.gpu_indices, self.max_per_gpu, self.use_active_gpu,
@@ -76,6 +79,12 @@ class LocalTrainingService(TrainingService):
         return None
 
     def launch_machine(self, name: str, head: HeadInfo) -> Optional[Exception]:
+        with self._lock:
+            if self._stopped:
+                return RuntimeError("not launched: the experiment is stopping")
+            return self._launch_locked(head)
+
+    def _launch_locked(self, head: HeadInfo) -> Optional[Exception]:
         write_head_file(self.agent_dir, head)
         if self._running_agent() is not None:
             return None  # re-attach: it re-reads head.json
@@ -115,6 +124,8 @@ class LocalTrainingService(TrainingService):
 
     def stop(self) -> None:
         """Wait for the agent to exit after its shutdown command; end it and any trial left if it does not."""
+        with self._lock:
+            self._stopped = True
         proc = self._running_agent()
         if proc is not None:
             try:

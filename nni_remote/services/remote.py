@@ -110,6 +110,7 @@ class RemoteTrainingService(TrainingService):
             self.machines_by_name[name] = RemoteMachine(name, m, conn)
         self.concurrency = config.trial_concurrency
         self.gpu_number = ts.trial_gpu_number
+        self._stopped = False   # set by stop(): no launch may start an agent afterwards
 
     # -- protocol ----------------------------------------------------------------
     def machines(self) -> list[MachineSpec]:
@@ -191,8 +192,18 @@ class RemoteTrainingService(TrainingService):
         return {"host": rm.config.host, "user": rm.config.user, **rm.facts}
 
     def stop(self) -> None:
-        """Kill whatever the agent left (by the pids it recorded), close tunnels and connections."""
+        """Kill whatever the agent left (by the pids it recorded), close tunnels and connections.
+
+        A launch still in flight on a machine finishes first (the machine's lock), so an
+        agent it starts is killed too; no launch starts an agent after this.
+        """
+        self._stopped = True
+
         def clean(rm: RemoteMachine) -> None:
+            with rm.lock:
+                clean_locked(rm)
+
+        def clean_locked(rm: RemoteMachine) -> None:
             if not rm.home:
                 rm.conn.close()
                 return
@@ -201,8 +212,11 @@ class RemoteTrainingService(TrainingService):
                       "for f in trials/*/.agent*/pid.json; do [ -f \"$f\" ] || continue; "
                       "p=$(sed -n 's/.*\"pid\": *\\([0-9]*\\).*/\\1/p' \"$f\"); "
                       "[ -n \"$p\" ] && kill -KILL -\"$p\" 2>/dev/null; done; "
-                      "a=$(cat agent/agent.pid 2>/dev/null); [ -n \"$a\" ] && kill -KILL \"$a\" 2>/dev/null; "
-                      "rm -f agent/head.json; exit 0")
+                      # the agent, also one just started that has not written agent.pid yet (launch.pid is
+                      # the pid the launch started; it must still be that agent: its argv names this dir)
+                      "for a in $(cat agent/agent.pid agent/launch.pid 2>/dev/null); do "
+                      "grep -q -- \"$PWD/agent\" /proc/\"$a\"/cmdline 2>/dev/null && kill -KILL \"$a\" 2>/dev/null; "
+                      "done; rm -f agent/head.json agent/launch.pid; exit 0")
             try:
                 rm.conn.run(script, timeout=15, check=False)
             except SshError as exc:
@@ -234,6 +248,8 @@ class RemoteTrainingService(TrainingService):
 
     def _launch_one(self, rm: RemoteMachine, head: HeadInfo) -> Optional[Exception]:
         with rm.lock:
+            if self._stopped:
+                return SshError(rm.name, "not launched: the experiment is stopping")
             try:
                 self._launch_locked(rm, head)
                 return None
@@ -288,7 +304,8 @@ class RemoteTrainingService(TrainingService):
         # The whole background job has its fds redirected before anything runs, so nothing it
         # starts can hold the SSH channel open (TESTING.md gotcha 8).
         conn.run(f"umask 077; ( cd {q(agent_dir)} && {prefix}exec setsid nohup python3 {q(pyz)} --dir {q(agent_dir)} "
-                 f"--machine {q(rm.name)} ) >>{q(agent_dir)}/agent.log 2>&1 </dev/null & exit 0", timeout=20)
+                 f"--machine {q(rm.name)} ) >>{q(agent_dir)}/agent.log 2>&1 </dev/null & "
+                 f"echo $! >{q(agent_dir)}/launch.pid; exit 0", timeout=20)
 
     def _write_head(self, rm: RemoteMachine, head: HeadInfo, agent_dir: str) -> None:
         """Write the machine's own credential and the agent listener's URL (a tunnel leads only there)."""

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 from .base import Assessor, AssessResult, NoMoreTrialError, NotReady, Tuner, scalar_or_none
 
@@ -69,11 +69,11 @@ class TunerAdapter(Tuner):
             if self._uses_multiple():
                 result = list(self.inner.generate_multiple_parameters([parameter_id], st_callback=self._emit))
                 if result:
-                    return result[0]
+                    return cast("dict[str, Any]", result[0])
                 if self._queued:
                     return self._serve_queued(parameter_id)
                 raise NoMoreTrialError()
-            return _call(self.inner.generate_parameters, parameter_id, **kwargs)
+            return cast("dict[str, Any]", _call(self.inner.generate_parameters, parameter_id, **kwargs))
         except (NoMoreTrialError, NotReady):
             raise
         except Exception as exc:

@@ -17,7 +17,7 @@ import importlib.util
 import inspect
 import os
 import sys
-from typing import Any, Mapping, NamedTuple
+from typing import Any, Mapping, NamedTuple, cast
 
 from ..errors import TunerError
 from .adapters import AssessorAdapter, TunerAdapter
@@ -72,7 +72,7 @@ def create_tuner(algo: Any) -> Tuner:
         return TunerAdapter(_instantiate(cls, spec.class_args, f"tuner class {spec.class_name!r}"),
                             spec.class_name)
     canonical, entry = lookup(spec.name or "", BUILTIN_TUNERS, "tuner")
-    return _builtin(entry, spec.class_args, f"tuner {canonical!r}")
+    return cast("Tuner", _builtin(entry, spec.class_args, f"tuner {canonical!r}"))
 
 
 def create_assessor(algo: Any) -> Assessor | None:
@@ -85,7 +85,7 @@ def create_assessor(algo: Any) -> Assessor | None:
         return AssessorAdapter(_instantiate(cls, spec.class_args, f"assessor class {spec.class_name!r}"),
                                spec.class_name)
     canonical, entry = lookup(spec.name or "", BUILTIN_ASSESSORS, "assessor")
-    return _builtin(entry, spec.class_args, f"assessor {canonical!r}")
+    return cast("Assessor | None", _builtin(entry, spec.class_args, f"assessor {canonical!r}"))
 
 
 def _builtin(entry: Builtin, class_args: dict[str, Any], label: str) -> Any:

@@ -27,7 +27,9 @@ from nni_remote.services.platforms import register_platform
 if TYPE_CHECKING:
     from nni_remote.config.experiment import ExperimentConfig
 
-_CUT: Dict[str, bool] = {}  # machine dir -> silenced
+_CUT: Dict[str, bool] = {}                                   # agent dir -> silenced
+_AGENTS: Dict[str, "tuple[Any, threading.Thread]"] = {}      # agent dir -> its agent (outlives a service)
+_LOCK = threading.Lock()
 
 
 class FakeConfig(TrainingServiceConfig):
@@ -79,41 +81,50 @@ class FakeTrainingService(TrainingService):
         self.root = os.path.join(exp_dir, "fake")
         self.names = [f"fake-{i}" for i in range(ts.machines)]
         self.slots = ts.slots
-        self.agents: Dict[str, Any] = {}
-        self.threads: Dict[str, threading.Thread] = {}
-        self._lock = threading.Lock()
+        self._stopped = False
 
     def _dir(self, name: str) -> str:
         return os.path.join(self.root, name)
+
+    def _agent_dir(self, name: str) -> str:
+        return os.path.join(self._dir(name), "agent")
 
     def machines(self) -> List[MachineSpec]:
         return [MachineSpec(name, self.slots, address="localhost") for name in self.names]
 
     def launch_machine(self, name: str, head: HeadInfo) -> Optional[Exception]:
         from trial_agent.agent import Agent
-        agent_dir = os.path.join(self._dir(name), "agent")
+        agent_dir = self._agent_dir(name)
         write_head_file(agent_dir, head)
-        with self._lock:
-            thread = self.threads.get(name)
-            if thread is not None and thread.is_alive() and not _CUT.get(agent_dir):
+        with _LOCK:
+            if self._stopped:
+                return RuntimeError("not launched: the experiment is stopping")
+            running = _AGENTS.get(agent_dir)
+            if running is not None and running[1].is_alive() and not _CUT.get(agent_dir):
                 return None  # re-attach: the running agent re-reads head.json
-            if thread is not None and thread.is_alive():
-                self.agents[name].stopping.set()  # the silenced one: replace it (its trials are re-queued)
+            if running is not None and running[1].is_alive():
+                running[0].stopping.set()  # the silenced one ends; its trials were re-queued elsewhere
+                running[1].join(timeout=30)
             _CUT.pop(agent_dir, None)
             agent = Agent(agent_dir, name)
             agent.head = _SilencedHead(agent.head, agent_dir)
             agent._take_lock = lambda: True  # several agents share this process: no pid lock file
             thread = threading.Thread(target=agent.run, name=f"fake-agent-{name}", daemon=True)
-            self.agents[name], self.threads[name] = agent, thread
+            _AGENTS[agent_dir] = (agent, thread)
             thread.start()
         return None
 
     def alive(self, name: str) -> bool:
-        thread = self.threads.get(name)
-        return thread is not None and thread.is_alive() and not _CUT.get(os.path.join(self._dir(name), "agent"))
+        running = _AGENTS.get(self._agent_dir(name))
+        return running is not None and running[1].is_alive() and not _CUT.get(self._agent_dir(name))
 
     def cut(self, name: str) -> None:
-        _CUT[os.path.join(self._dir(name), "agent")] = True
+        """Silence a machine: its agent no longer reaches the head and ``alive()`` answers False."""
+        _CUT[self._agent_dir(name)] = True
+
+    def agent_threads(self) -> List[threading.Thread]:
+        """The threads of this experiment's agents that still run."""
+        return [t for d, (_, t) in list(_AGENTS.items()) if d.startswith(self.root + os.sep) and t.is_alive()]
 
     def trial_paths(self, machine: str, trial_id: str) -> TrialPaths:
         return TrialPaths(self.code_dir, os.path.join(self._dir(machine), "trials", trial_id))
@@ -136,13 +147,17 @@ class FakeTrainingService(TrainingService):
 
     def stop(self) -> None:
         """Stop every agent thread (its trials are killed by its shutdown) and wait for it."""
-        with self._lock:
-            agents, threads = dict(self.agents), dict(self.threads)
-        for name, agent in agents.items():
-            _CUT.pop(os.path.join(self._dir(name), "agent"), None)
+        with _LOCK:
+            self._stopped = True
+            mine = {d: a for d, a in _AGENTS.items() if d.startswith(self.root + os.sep)}
+        for agent_dir, (agent, _) in mine.items():
+            _CUT.pop(agent_dir, None)
             agent.stopping.set()
-        for thread in threads.values():
+        for agent_dir, (_, thread) in mine.items():
             thread.join(timeout=30)
+            with _LOCK:
+                if not thread.is_alive() and _AGENTS.get(agent_dir, (None, None))[1] is thread:
+                    del _AGENTS[agent_dir]
 
 
 register_platform(FakeTrainingService)

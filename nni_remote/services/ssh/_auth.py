@@ -14,14 +14,14 @@ import logging
 import os
 import shlex
 import threading
-from typing import TYPE_CHECKING, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 import paramiko
 
 from ...errors import AuthFailed, HostKeyMismatch, HostUnreachable
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ._connection import SshTarget
+    from ._target import SshTarget
 
 log = logging.getLogger("nni_remote.ssh")
 
@@ -50,7 +50,7 @@ def resolve(target: "SshTarget") -> Resolved:
     The machine config wins for user and key; port 22 counts as "not said"
     (it is the config default), so a ``Port`` line in ssh_config applies.
     """
-    entry: dict = {}
+    entry: dict[str, Any] = {}
     if target.use_ssh_config:
         path = os.path.expanduser(target.ssh_config_file or "~/.ssh/config")
         if os.path.isfile(path):
@@ -154,7 +154,7 @@ def _pin(path: str, name: str, key: paramiko.PKey) -> None:
 
 # ------------------------------------------------------------------ login
 
-_key_cache: Dict[tuple, paramiko.PKey] = {}
+_key_cache: Dict[Tuple[Any, ...], paramiko.PKey] = {}
 _key_cache_lock = threading.Lock()
 
 
@@ -187,7 +187,7 @@ def _load_key(display: str, path: str, passphrase: Optional[str]) -> paramiko.PK
 
     password = passphrase.encode() if passphrase is not None else None
     try:  # the usual case first: one decode in cryptography, one in paramiko
-        return paramiko.PKey.from_path(path, password)  # type: ignore[arg-type]  # 'passphrase' (3.x) / 'password' (5.x)
+        return paramiko.PKey.from_path(path, password)  # 'passphrase' (3.x) / 'password' (5.x)
     except Exception:
         pass  # find out what is wrong, below
     try:
@@ -223,7 +223,7 @@ def _load_key(display: str, path: str, passphrase: Optional[str]) -> paramiko.PK
     except UnsupportedAlgorithm:
         raise AuthFailed(display, f"key file {path} has a key type this system cannot use") from None
     try:
-        return paramiko.PKey.from_path(path, password)  # type: ignore[arg-type]  # 'passphrase' (3.x) / 'password' (5.x)
+        return paramiko.PKey.from_path(path, password)  # 'passphrase' (3.x) / 'password' (5.x)
     except Exception as exc:
         raise AuthFailed(display, f"cannot use key file {path}: {type(exc).__name__}") from None
 
@@ -232,9 +232,9 @@ def _clean(exc: BaseException) -> str:
     return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
 
 
-def _candidate_keys(display: str, target: "SshTarget", r: Resolved) -> List[tuple]:
+def _candidate_keys(display: str, target: "SshTarget", r: Resolved) -> List[Tuple[str, Any]]:
     """(description, key) pairs to offer when no key file is configured: agent, IdentityFile, defaults."""
-    keys: List[tuple] = []
+    keys: List[Tuple[str, Any]] = []
     if os.environ.get("SSH_AUTH_SOCK"):
         try:
             for k in paramiko.Agent().get_keys():
@@ -302,7 +302,7 @@ def _auth_password(transport: paramiko.Transport, password: str, user: str, disp
             raise
         raise AuthFailed(display, f"password rejected for user {user}") from None
 
-    def answer(_title: str, _instructions: str, prompts: list) -> list:
+    def answer(_title: str, _instructions: str, prompts: list[Any]) -> list[Any]:
         return [password if not echo else "" for _prompt, echo in prompts]
 
     try:

@@ -32,13 +32,13 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Union
 
 import paramiko
 
-from ...errors import AuthFailed, HostKeyMismatch, HostUnreachable, SshError
+from ...errors import HostUnreachable, SshError
 from . import _auth as ssh_auth
 from ._forward import Tunnels
-from ._probe import ProbeFailed, ProbeResult, probe
 from ._target import CommandFailed, RemoteFileNotFound, RunResult, SshTarget
 from ._transport import MAX_CONNECTS_PER_HOST as MAX_CONNECTS_PER_HOST
-from ._transport import Transient, backoff_delay, first_line, open_transport
+from ...errors import TransientSshError as Transient
+from ._transport import backoff_delay, first_line, open_transport
 
 log = logging.getLogger("nni_remote.ssh")
 
@@ -191,7 +191,7 @@ class SshConnection:
         except paramiko.ChannelException as exc:
             raise HostUnreachable(self.name, f"jump host {last} cannot reach {r.hostname}:{r.port}: {exc}") from None
         except (paramiko.SSHException, EOFError, OSError) as exc:
-            self._jump._drop(transport, "channel open failed")  # type: ignore[arg-type]
+            self._jump._drop(transport, "channel open failed")
             raise HostUnreachable(self.name, f"jump host {last} failed: {first_line(str(exc))}") from None
 
     # ------------------------------------------------------------ transport bookkeeping
@@ -532,18 +532,18 @@ def _send_stdin(chan: paramiko.Channel, data: bytes) -> None:
             if chan.closed:
                 return  # the command is gone; it did not want the rest
             if not view:
-                message = chan._send_eof()  # type: ignore[attr-defined]
+                message = chan._send_eof()
                 if message is not None:
-                    chan.transport._send_user_message(message)  # type: ignore[union-attr]
+                    chan.transport._send_user_message(message)
                 return
-            size = chan._wait_for_send_window(len(view))  # type: ignore[attr-defined]  # socket.timeout at chan's timeout
+            size = chan._wait_for_send_window(len(view))  # socket.timeout at chan's timeout
             if size == 0:
                 return
             message = paramiko.Message()
             message.add_byte(paramiko.common.cMSG_CHANNEL_DATA)
             message.add_int(chan.remote_chanid)
             message.add_string(bytes(view[:size]))
-            chan.transport._send_user_message(message)  # type: ignore[union-attr]
+            chan.transport._send_user_message(message)
         view = view[size:]
 
 

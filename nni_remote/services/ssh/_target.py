@@ -60,10 +60,10 @@ class SshTarget:
     @classmethod
     def from_machine(cls, machine: Any, **overrides: Any) -> "SshTarget":
         """From a ``RemoteMachineConfig`` (or its camelCase/snake_case dict); ``overrides`` win."""
-        if isinstance(machine, Mapping):
-            get = lambda snake, camel=None: machine.get(snake, machine.get(camel) if camel else None)  # noqa: E731
-        else:
-            get = lambda snake, camel=None: getattr(machine, snake, None)  # noqa: E731
+        def get(snake: str, camel: Optional[str] = None) -> Any:
+            if isinstance(machine, Mapping):
+                return machine.get(snake, machine.get(camel) if camel else None)
+            return getattr(machine, snake, None)
         values: Dict[str, Any] = {
             "host": get("host"),
             "port": int(get("port") or 22),

@@ -15,11 +15,11 @@ import random
 import socket
 import threading
 import time
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple, cast
 
 import paramiko
 
-from ...errors import HostKeyMismatch, HostUnreachable, SshError
+from ...errors import HostKeyMismatch, HostUnreachable
 from ...errors import TransientSshError as Transient
 from . import _auth as ssh_auth
 from ._target import SshTarget
@@ -43,7 +43,7 @@ def host_limiter(hostname: str, port: int) -> threading.BoundedSemaphore:
 
 def backoff_delay(attempt: int, base: float = 0.2, cap: float = 10.0) -> float:
     """Exponential backoff with jitter: about ``base * 2**attempt``, randomised by +-50 %."""
-    return min(cap, base * (2 ** attempt)) * random.uniform(0.5, 1.5)
+    return cast("float", min(cap, base * (2 ** attempt)) * random.uniform(0.5, 1.5))
 
 
 def first_line(text: str) -> str:

@@ -1,0 +1,131 @@
+"""How the conformance suite sets up each platform and injures it.
+
+A harness knows only what differs between platforms for the *tests*: the
+``trainingService`` section that puts the experiment on the platform, how to
+kill one machine's agent abruptly, and how to list what an experiment left
+running. A new platform joins the suite with a harness here and one line in
+:data:`HARNESSES`.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+from typing import Any, Dict, List
+
+import psutil
+import pytest
+
+from tests.conformance.head import Head
+
+
+def processes_of(head: Head) -> List[str]:
+    """Processes on this machine that belong to the experiment (its dir in argv or its id in the environment)."""
+    found = []
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        try:
+            cmdline = " ".join(proc.info["cmdline"] or [])
+            if proc.pid == os.getpid() or proc.status() == psutil.STATUS_ZOMBIE:
+                continue
+            if head.exp_dir in cmdline or proc.environ().get("NNI_EXP_ID") == head.controller.id:
+                found.append(f"{proc.pid} {cmdline}")
+        except (psutil.Error, OSError):
+            continue
+    return found
+
+
+class Harness:
+    """The base: a platform name and the three things the suite needs from it."""
+
+    name = ""
+
+    def __init__(self, request: Any, tmp_path: Any, home: str) -> None:
+        self.request, self.tmp_path, self.home = request, tmp_path, home
+
+    def training_service(self) -> Dict[str, Any]:
+        raise NotImplementedError
+
+    def kill_agent(self, head: Head, machine: str) -> None:
+        """The machine's agent process dies at once (SIGKILL); its trials keep running if they can."""
+        raise NotImplementedError
+
+    def leftovers(self, head: Head) -> List[str]:
+        """Agent and trial processes of this experiment still alive anywhere."""
+        raise NotImplementedError
+
+
+class FakeHarness(Harness):
+    """The in-memory platform of ``fake_platform.py``: agents on threads of the head's process."""
+
+    name = "fake"
+
+    def __init__(self, request: Any, tmp_path: Any, home: str) -> None:
+        super().__init__(request, tmp_path, home)
+        from nni_remote.services import platforms
+        from tests.conformance import fake_platform
+        platforms.register_platform(fake_platform.FakeTrainingService)
+        request.addfinalizer(lambda: platforms.unregister_platform("fake"))
+
+    def training_service(self) -> Dict[str, Any]:
+        return {"platform": "fake", "machines": 2, "slots": 2}
+
+    def kill_agent(self, head: Head, machine: str) -> None:
+        head.service.cut(machine)  # type: ignore[attr-defined]
+
+    def leftovers(self, head: Head) -> List[str]:
+        threads = [f"thread {t.name}" for t in head.service.agent_threads()]  # type: ignore[attr-defined]
+        return threads + processes_of(head)
+
+
+class LocalHarness(Harness):
+    name = "local"
+
+    def training_service(self) -> Dict[str, Any]:
+        return {"platform": "local"}
+
+    def kill_agent(self, head: Head, machine: str) -> None:
+        with open(os.path.join(head.exp_dir, "agents", machine, "agent.pid")) as f:
+            os.kill(int(f.read().strip()), signal.SIGKILL)
+
+    def leftovers(self, head: Head) -> List[str]:
+        return processes_of(head)
+
+
+class RemoteHarness(Harness):
+    """Real sshd hosts (deploy/sshrig.py), one password login and one key login."""
+
+    name = "remote"
+
+    def __init__(self, request: Any, tmp_path: Any, home: str) -> None:
+        super().__init__(request, tmp_path, home)
+        from tests.integration.remote.remote_helpers import install_known_hosts
+        self.rig = request.getfixturevalue("rig_factory")(2, logins=["password", "key"])
+        install_known_hosts(self.rig, home)
+
+    def training_service(self) -> Dict[str, Any]:
+        return {"platform": "remote", "machineList": [h.machine_config() for h in self.rig.hosts]}
+
+    def _host(self, head: Head, machine: str) -> Any:
+        address = head.service.machines_by_name[machine].config.host  # type: ignore[attr-defined]
+        return next(h for h in self.rig.hosts if h.address == address)
+
+    def kill_agent(self, head: Head, machine: str) -> None:
+        path = f"nni-remote/{head.controller.id}/agent/agent.pid"
+        self.rig.run_on(self._host(head, machine), f"kill -KILL $(cat {path})")
+
+    def leftovers(self, head: Head) -> List[str]:
+        from tests.integration.remote.remote_helpers import leftover
+        return [f"{h.name}: {line}" for h in self.rig.hosts for line in leftover(self.rig, h)]
+
+
+HARNESSES = [
+    pytest.param(FakeHarness, id="fake"),
+    pytest.param(LocalHarness, id="local"),
+    pytest.param(RemoteHarness, id="remote", marks=pytest.mark.remote),
+]
+"""Every platform the suite runs against: a new platform is one more line."""
+
+
+def dump(head: Head) -> str:
+    """What the head knows, for assertion messages."""
+    return json.dumps([(t.id, t.status, t.machine, t.attempt, t.message) for t in head.trials()])

@@ -1,0 +1,34 @@
+"""The agent protocol's vocabulary, shared by the agent and the manager (``nni_remote.manager.agents``).
+
+HTTP+JSON under ``/api/agent/v1/``, ``Authorization: Bearer <experiment token>``.
+
+- ``POST poll`` — the agent's long-poll and heartbeat. Body: ``machine``, ``boot``
+  (changes when the agent restarts), ``epoch`` and ``ack`` (the last command id
+  it handled in that manager epoch), ``trials`` (run id → ``running``/``done``),
+  ``gpus``, ``pid``, ``python``, ``protocol`` (:data:`PROTOCOL_VERSION`),
+  ``wait`` (seconds it may be held). Answer: ``epoch`` and ``commands``, each
+  with an ``id`` and a ``type`` among :data:`COMMANDS`; commands are re-sent
+  until acknowledged.
+- ``POST events`` — ``{"trials": {run_id: [event, ...]}}``; each event has a
+  ``seq`` (per run, from 0) and a ``type`` among :data:`EVENTS`. Answer:
+  ``{"acked": {run_id: next_seq}}``. Delivery is at-least-once, storage
+  exactly-once (the manager keeps (run, seq) pairs).
+
+A run id names one attempt of a trial: ``<trial>`` or ``<trial>.<attempt>``.
+Stdlib only, Python 3.8+, like the rest of ``trial_agent``.
+"""
+
+PROTOCOL_VERSION = 1
+ROUTE_PREFIX = "/api/agent/v1/"
+POLL = "poll"
+EVENTS_ROUTE = "events"
+
+CMD_START = "start"          # spec: trial_id, run_id, attempt, command, working_dir, trial_dir, gpus, ...
+CMD_KILL = "kill"            # run_id, reason, grace (seconds before SIGKILL)
+CMD_SHUTDOWN = "shutdown"    # kill every trial, deliver the last events, exit
+COMMANDS = (CMD_START, CMD_KILL, CMD_SHUTDOWN)
+
+EVENT_STATUS = "status"      # status ("RUNNING"), pid, time (ms)
+EVENT_METRIC = "metric"      # metric: the trial's record as JSON text (type FINAL/PERIODICAL, value, sequence)
+EVENT_END = "end"            # exit_code or signal, error (could not start), time (ms)
+EVENTS = (EVENT_STATUS, EVENT_METRIC, EVENT_END)
