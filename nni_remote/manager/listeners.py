@@ -50,6 +50,15 @@ def bind_agent_sockets(addresses: list[str], port: int = 0) -> list[socket.socke
         raise
 
 
+def run_quietly(server: Any) -> None:
+    """``server.run()``; a socket closed under its loop (``server.close()`` from another thread) ends it quietly."""
+    try:
+        server.run()
+    except (OSError, ValueError):
+        if server.accepting:
+            raise
+
+
 def agent_server(app: Any, sockets: list[socket.socket], threads: int) -> Any:
     """A waitress server for the agent app on ``sockets`` (its own socket map and thread pool)."""
     import waitress

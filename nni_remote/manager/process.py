@@ -152,9 +152,16 @@ class ManagerProcess:
         ctl = self.controller
         return len(ctl.service.machines()) if ctl is not None and ctl.service is not None else 0
 
+    def start_agent_listener(self) -> Any:
+        """Serve the agent routes on their own port (bound at start), in a thread; returns the server."""
+        from nni_remote.server import create_agent_app
+        server = listeners.agent_server(create_agent_app(self), self._agent_sockets, self.threads())
+        threading.Thread(target=listeners.run_quietly, args=(server,), name="agent-listener", daemon=True).start()
+        return server
+
     def serve(self) -> None:
         import waitress
-        from nni_remote.server import create_agent_app, create_app
+        from nni_remote.server import create_app
         app = create_app(self)
         try:
             listen = " ".join(f"{h}:{self.port}" for h in [self.host] + self.extra_hosts)
@@ -166,8 +173,7 @@ class ManagerProcess:
             sys.exit(2)
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: threading.Thread(target=self.shutdown_soon, daemon=True).start())
-        agents = listeners.agent_server(create_agent_app(self), self._agent_sockets, self.threads())
-        threading.Thread(target=agents.run, name="agent-listener", daemon=True).start()
+        self.start_agent_listener()
         log.info("manager of %s listening on %s:%d (%s); agents on port %d", self.exp_id, self.host, self.port,
                  self.action, self.agent_port)
         from nni_remote.server import access

@@ -30,14 +30,14 @@ if TYPE_CHECKING:
 MACHINE = "local"
 
 
-def write_head_file(agent_dir: str, head: HeadInfo) -> None:
-    """Tell the local agent where the head is (mode 0600: its credential is in it)."""
+def write_head_file(agent_dir: str, head: HeadInfo, machine: str = MACHINE) -> None:
+    """Tell ``machine``'s agent where the head is (mode 0600: that machine's credential is in it)."""
     os.makedirs(agent_dir, mode=0o700, exist_ok=True)
     path = os.path.join(agent_dir, "head.json")
     tmp = path + ".tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
-        json.dump({"url": head.url, "token": head.credential(MACHINE)}, f)
+        json.dump({"url": head.url, "token": head.credential(machine)}, f)
     os.replace(tmp, path)
 
 

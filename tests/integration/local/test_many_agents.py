@@ -7,8 +7,8 @@ import requests
 import waitress
 
 from nni_remote.manager import process
-from nni_remote.manager.listeners import agent_server
-from nni_remote.server import create_agent_app, create_app
+from nni_remote.manager.listeners import run_quietly
+from nni_remote.server import create_app
 from nni_remote.services.base import HeadInfo, MachineSpec, TrainingService, TrialPaths
 from tests.conftest import free_port
 from tests.integration.local.conftest import wait_for
@@ -45,17 +45,8 @@ def test_rest_answers_while_64_agents_long_poll(tmp_path, code_dir, isolated_hom
     port = free_port()
     mp = process.ManagerProcess(exp_id="many64", experiments_dir=str(tmp_path / "exps"), action="create", port=port)
     server = waitress.create_server(create_app(mp), host="127.0.0.1", port=port, threads=32)
-    agents_server = agent_server(create_agent_app(mp), mp._agent_sockets, mp.threads())
-    closing = threading.Event()
-
-    def serve(s) -> None:
-        try:
-            s.run()
-        except OSError:  # its socket closed under the loop at teardown
-            if not closing.is_set():
-                raise
-    for s in (server, agents_server):
-        threading.Thread(target=serve, args=(s,), daemon=True).start()
+    agents_server = mp.start_agent_listener()
+    threading.Thread(target=run_quietly, args=(server,), daemon=True).start()
     base = f"http://127.0.0.1:{port}"
     agent_base = f"http://127.0.0.1:{mp.agent_port}"
     config = {"trialCommand": "true", "trialCodeDirectory": str(code_dir), "trialConcurrency": 1,
@@ -94,7 +85,6 @@ def test_rest_answers_while_64_agents_long_poll(tmp_path, code_dir, isolated_hom
             ctl.hub.notify_all()
         for t in agents:
             t.join(timeout=30)
-        closing.set()
         server.close()
         agents_server.close()
         mp.store.close()
