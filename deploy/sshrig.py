@@ -10,8 +10,9 @@ hidden behind a tmpfs, so nothing leaks through a shared filesystem. Faults
 
 Rules kept here: standard library only, Python 3.9+, needs root, iproute2,
 nftables, util-linux ``unshare``/``nsenter``/``setpriv`` and openssh-server.
-Everything created is marked ``nrrig`` (names, GECOS, nft table) and only
-marked things are ever removed.
+Everything created is marked ``nrrig`` (names, GECOS, nft table, the iptables
+comment) and only marked things are ever removed. Beside Docker (FORWARD policy
+DROP), the rig's own FORWARD rule keeps traffic between its hosts flowing.
 
 Each host also gets its own PID namespace (``unshare --pid --fork``) with sshd
 as its init. That makes a host one machine in every sense a test can observe,
@@ -660,6 +661,7 @@ class SshRig:
         if f"{HEAD_ADDRESS}/24" not in _run(["ip", "-o", "-4", "addr", "show", "dev", BRIDGE]).stdout.decode():
             _run(["ip", "addr", "add", f"{HEAD_ADDRESS}/24", "dev", BRIDGE])
         _run(["ip", "link", "set", BRIDGE, "up"])
+        _allow_bridge_forwarding()
 
     def _lease_addresses(self, n: int) -> List[str]:
         leases = STATE_ROOT / "leases"
@@ -688,6 +690,7 @@ class SshRig:
             return
         if _link_exists(BRIDGE):
             _run(["ip", "link", "del", BRIDGE])
+        _remove_bridge_forwarding()
 
     # -------------------------------------------------------- teardown pieces
 
@@ -848,6 +851,63 @@ def _owned_by(pid: int, uid: int) -> bool:
         return False
 
 
+# ---------------------------------------------------------------- beside Docker
+# Docker sets the iptables FORWARD policy to DROP (and br_netfilter sends bridged frames through it):
+# traffic between two rig hosts on the bridge would be dropped. The rig's own ACCEPT rule, first in
+# FORWARD, keeps it flowing whatever starts first; it goes when the bridge goes. Where the rule made
+# iptables create its (nf_tables) filter table, the empty table goes too.
+
+FORWARD_COMMENT = f"{MARK}: netns rig bridge {BRIDGE} (deploy/sshrig.py)"
+FORWARD_RULE = ["FORWARD", "-i", BRIDGE, "-o", BRIDGE, "-m", "comment", "--comment", FORWARD_COMMENT, "-j", "ACCEPT"]
+SBIN_PATH = DEFAULT_PATH + ":/usr/sbin:/sbin"
+
+
+def _iptables(*args: str) -> Optional[subprocess.CompletedProcess]:
+    if shutil.which("iptables", path=SBIN_PATH) is None:
+        return None
+    return subprocess.run(["iptables", "-w", "10", *args], capture_output=True, timeout=30,
+                          env={"PATH": SBIN_PATH, "LANG": "C.UTF-8"})
+
+
+def _has_filter_table() -> Optional[bool]:
+    if shutil.which("nft", path=SBIN_PATH) is None:
+        return None
+    proc = subprocess.run(["nft", "list", "tables", "ip"], capture_output=True, timeout=30, env={"PATH": SBIN_PATH})
+    return b"table ip filter" in proc.stdout if proc.returncode == 0 else None
+
+
+def _allow_bridge_forwarding() -> None:
+    """Insert the rig's FORWARD accept rule for its bridge unless present (caller holds the lock)."""
+    check = _iptables("-C", *FORWARD_RULE)
+    if check is None or check.returncode == 0:
+        return
+    had_table = _has_filter_table()
+    proc = _iptables("-I", *FORWARD_RULE[:1], "1", *FORWARD_RULE[1:])
+    if proc is not None and proc.returncode != 0:
+        raise RigError(f"iptables could not allow traffic on {BRIDGE}: {proc.stderr.decode(errors='replace').strip()}")
+    if had_table is False:
+        (STATE_ROOT / "filter-table-created").touch()
+
+
+def _remove_bridge_forwarding() -> bool:
+    """Delete the rule (and the filter table if the rule created it and it is empty); True if removed."""
+    removed = False
+    for _ in range(10):
+        proc = _iptables("-D", *FORWARD_RULE)
+        if proc is None or proc.returncode != 0:
+            break
+        removed = True
+    marker = STATE_ROOT / "filter-table-created"
+    if marker.exists():
+        listing = _iptables("-S")
+        lines = listing.stdout.decode().splitlines() if listing is not None and listing.returncode == 0 else ["?"]
+        if all(line.startswith("-P ") and line.endswith(" ACCEPT") for line in lines):
+            subprocess.run(["nft", "delete", "table", "ip", "filter"], capture_output=True, timeout=30,
+                           env={"PATH": SBIN_PATH})
+        marker.unlink()
+    return removed
+
+
 def _getpwnam(user: str) -> Optional[tuple]:
     import pwd
     try:
@@ -886,6 +946,8 @@ def sweep() -> List[str]:
         if link.startswith("nr") and (link == BRIDGE or (len(link) > 9 and "h" in link[8:])):
             _run(["ip", "link", "del", link], check=False)
             removed.append(f"link {link}")
+    if _remove_bridge_forwarding():
+        removed.append("iptables FORWARD rule " + FORWARD_COMMENT)
     if STATE_ROOT.exists():
         shutil.rmtree(STATE_ROOT, ignore_errors=True)
         removed.append(str(STATE_ROOT))

@@ -142,17 +142,29 @@ def _error_of(resp: requests.Response, what: str) -> NniRemoteError:
         body = resp.json()
     except ValueError:
         body = None
+    message = _message(resp)
     if isinstance(body, dict) and isinstance(body.get("code"), str):
-        return error_for_code(body["code"], str(body.get("error", "")))
-    message = str(body.get("error", resp.text)) if isinstance(body, dict) else resp.text
+        return error_for_code(body["code"], message)
     return NniRemoteError(f"{what} failed ({resp.status_code}): {message}")
 
 
 def _message(resp: requests.Response) -> str:
+    """The server's error message and its cause; never a whole HTML page."""
     try:
-        return str(resp.json().get("error", resp.text))
-    except (ValueError, AttributeError):
-        return resp.text
+        body = resp.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and body.get("error"):
+        message = str(body["error"])
+        cause = body.get("cause")
+        return f"{message}: {cause}" if cause and str(cause) not in message else message
+    text = resp.text.strip()
+    if text.lower().startswith(("<!doctype", "<html")):
+        import re
+        title = re.search(r"<title>(.*?)</title>", text, re.S | re.I)
+        return (f"HTTP {resp.status_code} {title.group(1).strip() if title else ''}".rstrip()
+                + " (an HTML page, not the manager's JSON error: see the experiment's log/nnimanager.log)")
+    return text[:2000]
 
 
 def find_token(port: int) -> Optional[str]:

@@ -74,6 +74,34 @@ def _port_idle(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) != 0
 
 
+_ACTIONS = {"create": "Creating", "resume": "Resuming", "view": "Viewing"}
+
+
+def _portal_urls(port: int, manager_ip: Optional[str], exp_dir: str) -> list[str]:
+    """Loopback first; with ``nniManagerIp``, its URL carries the access token (Jupyter style)."""
+    urls = [f"http://127.0.0.1:{port}"]
+    if manager_ip:
+        from nni_remote.common.tokens import portal_urls, read_token
+        urls += portal_urls([manager_ip], port, read_token(exp_dir))
+    return urls
+
+
+def _announce(exp_dir: str, *lines: str) -> None:
+    """Print NNI's start-up lines (experiment id, portal URLs) and keep them in ``log/experiment.log``.
+
+    The log file gets the URLs without the access token, which stays in ``.portal-token`` only.
+    """
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+    text = "".join(f"[{stamp}] INFO (nni_remote.experiment) {line}\n" for line in lines)
+    sys.stdout.write(text)
+    sys.stdout.flush()
+    try:
+        with open(os.path.join(exp_dir, "log", "experiment.log"), "a", encoding="utf-8") as f:
+            f.write(re.sub(r"\?token=[^\s]*", "?token=<in .portal-token>", text))
+    except OSError:
+        pass
+
+
 class Experiment:
     """Manage an NNI experiment: launch it, watch it, change it, stop it.
 
@@ -97,6 +125,7 @@ class Experiment:
         self._proc: Any = None
         self._action = "create"
         self._client: Optional[RestClient] = None
+        self.urls: list[str] = []   # the web portal's URLs once started (with the access token where needed)
 
     # -- lifecycle -----------------------------------------------------------------
     def start(self, port: int = 8080, debug: bool = False, run_mode: RunMode = RunMode.Background) -> None:
@@ -162,8 +191,13 @@ class Experiment:
                 client.post("experiment", body)
         except BaseException:
             self._kill_manager()
+            if self._action == "create":  # a refused config leaves no registry entry (NNI's neither)
+                registry.remove_entry(self.id)
             raise
         self.port, self._client = port, client
+        self.urls = _portal_urls(port, manager_ip, exp_dir)
+        _announce(exp_dir, f"{_ACTIONS[self._action]} experiment, Experiment ID: {self.id}",
+                  "Web portal URLs: " + " ".join(self.urls))
         if run_mode != RunMode.Detach:
             atexit.register(self.stop)
         latest = os.path.join(workdir, "_latest")
@@ -289,7 +323,7 @@ class Experiment:
     def _prepare_existing(self, action: str) -> None:
         entry = registry.get_entry(self.id)
         if entry is None:
-            raise ExperimentNotFound(f"Experiment {self.id} does not exist thus cannot be {action}d "
+            raise ExperimentNotFound(f"Experiment {self.id} does not exist thus cannot be {action.rstrip('e')}ed "
                                      f"(it is not in {registry.registry_path()})")
         if entry.get("status") != "STOPPED":
             raise NniRemoteError(f"experiment {self.id} is still running on port {entry.get('port')}; "

@@ -4,6 +4,8 @@ from __future__ import annotations
 import os
 import socket
 import sys
+import time
+from typing import Any, Callable
 
 import pytest
 
@@ -20,6 +22,18 @@ def lan_address() -> str | None:
             if a.family == socket.AF_INET and not a.address.startswith("127."):
                 return a.address
     return None
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 60.0, interval: float = 0.05, what: str = "") -> Any:
+    """Poll until ``predicate()`` is truthy and return it; fail naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what or predicate}")
+        time.sleep(interval)
 
 
 def free_port() -> int:

@@ -13,7 +13,7 @@ import``, or the replay when an experiment is resumed), so a resumed
 experiment carries on from its best point instead of starting over.
 
 ``trace_file`` (optional) appends one JSON line per call the manager makes,
-which is a handy way to watch the tuner protocol (NNI-REFERENCE §5.1).
+which is a handy way to watch the tuner protocol (the calls of NNI's ``Tuner`` class).
 """
 import json
 import math

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
-from typing import Any, Optional
+from typing import Any, NoReturn, Optional, Sequence
 
 import click
 
@@ -26,6 +27,10 @@ Exit codes:
   3  the experiment is not running: resume or view it first
   4  the experiment ended in ERROR (create/resume --foreground)
   5  the manager wants its access token (see <experiment dir>/.portal-token)
+
+\b
+With --json, standard output holds only JSON, errors included:
+  {"error": "<message>", "exitCode": <code>}
 """
 FINISHED = ("DONE", "STOPPED", "ERROR")
 
@@ -39,7 +44,28 @@ class CliError(click.ClickException):
 
 
 class _Group(click.Group):
-    """Turns project errors into :class:`CliError` with the documented exit code."""
+    """Turns project errors into :class:`CliError` with the documented exit code.
+
+    With ``--json`` anywhere on the command line, every failure (usage errors
+    included) is printed to standard output as ``{"error": ..., "exitCode": ...}``.
+    """
+
+    def main(self, args: Optional[Sequence[str]] = None, prog_name: Optional[str] = None,
+             complete_var: Optional[str] = None, standalone_mode: bool = True, **extra: Any) -> Any:
+        argv = list(sys.argv[1:] if args is None else args)
+        if "--json" not in argv or not standalone_mode:
+            return super().main(argv, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            result = super().main(argv, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.ClickException as exc:
+            _json_error(exc.format_message(), exc.exit_code)
+        except click.Abort:
+            _json_error("aborted", EXIT_FAILED)
+        except Exception as exc:  # a bug: still JSON on stdout, the traceback on stderr
+            import traceback
+            traceback.print_exc()
+            _json_error(f"{exc.__class__.__name__}: {exc}", EXIT_FAILED)
+        sys.exit(result if isinstance(result, int) else 0)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -54,6 +80,11 @@ class _Group(click.Group):
             raise CliError(str(exc), EXIT_USAGE)
         except NniRemoteError as exc:  # ReadOnlyError, budget reached, ...
             raise CliError(str(exc), EXIT_FAILED)
+
+
+def _json_error(message: str, exit_code: int) -> NoReturn:
+    click.echo(json.dumps({"error": message, "exitCode": exit_code}))
+    sys.exit(exit_code)
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="print JSON (for scripts) instead of a table")
@@ -106,6 +137,16 @@ def client_for(exp_id: Optional[str]) -> tuple[str, RestClient]:
 def exp_dir(exp_id: str) -> str:
     entry = registry.get_entry(exp_id) or {}
     return os.path.join(entry.get("logDir") or os.path.expanduser("~/nni-experiments"), exp_id)
+
+
+def stored(directory: str, meta: Optional[str] = None) -> tuple[dict[str, Any], Optional[str]]:
+    """The latest profile in ``<directory>/db/nni.sqlite`` ({} when none), and the ``meta`` value if asked."""
+    from nni_remote.common.profile import read_stored
+    db = os.path.join(directory, "db", "nni.sqlite")
+    if not os.path.isfile(db):
+        return {}, None
+    profile, value = read_stored(db, meta)
+    return profile or {}, value
 
 
 # -- output -------------------------------------------------------------------------
@@ -171,7 +212,7 @@ def fmt_params(params: Any) -> str:
 
 # -- the group ----------------------------------------------------------------------
 @click.group(cls=_Group, epilog=EXIT_CODES)
-@click.version_option(package_name="nni-remote")
+@click.version_option(None, "--version", "-v", package_name="nni-remote")
 def main() -> None:
     """Run hyper-parameter tuning experiments locally or on many machines over SSH.
 

@@ -1,6 +1,7 @@
 """``nni-remote trial`` (ls, kill, retry) and ``nni-remote top``."""
 from __future__ import annotations
 
+import json
 import time
 from typing import Any, Optional
 
@@ -47,11 +48,19 @@ def trial_ls(exp_id: Optional[str], status: Optional[str], head: Optional[int], 
 
 
 @trial.command("kill")
-@click.argument("trial_id")
+@click.argument("arg", required=False, metavar="[TRIAL_ID | EXPERIMENT_ID]")
+@click.option("--trial_id", "-T", "trial_opt", default=None,
+              help="the trial (nnictl's spelling; the argument is then the experiment)")
 @click.option("--experiment", "exp_id", default=None, help="experiment id (default: the running one)")
 @json_option
-def trial_kill(trial_id: str, exp_id: Optional[str], as_json: bool) -> None:
-    """Kill one trial (its whole process group)."""
+def trial_kill(arg: Optional[str], trial_opt: Optional[str], exp_id: Optional[str], as_json: bool) -> None:
+    """Kill one trial (its whole process group): ``kill TRIAL`` or nnictl's ``kill [EXP] -T TRIAL``."""
+    trial_id = arg
+    if trial_opt is not None:
+        exp_id, trial_id = exp_id or arg, trial_opt
+    if trial_id is None:
+        raise CliError("name the trial: `trial kill TRIAL_ID` or `trial kill [EXPERIMENT_ID] -T TRIAL_ID`",
+                       EXIT_USAGE)
     exp_id, client = client_for(exp_id)
     client.delete(f"trial-jobs/{trial_id}")
     report({"id": exp_id, "killed": trial_id}, as_json, f"trial {trial_id} killed")
@@ -85,18 +94,22 @@ def trial_retry(trial_id: Optional[str], all_failed: bool, exp_id: Optional[str]
 # -- top ----------------------------------------------------------------------------
 @main.command()
 @click.argument("exp_id", required=False)
-@click.option("--interval", "-t", default=3.0, show_default=True, help="seconds between refreshes")
+@click.option("--time", "--interval", "-t", "interval", default=3.0, show_default=True,
+              help="seconds between refreshes")
 @click.option("--once", is_flag=True, help="print one snapshot and exit")
 @json_option
 def top(exp_id: Optional[str], interval: float, once: bool, as_json: bool) -> None:
-    """A live table of the experiment: status, budget, trials, machines (Ctrl-C quits)."""
+    """A live table of the experiment: status, budget, trials, machines (Ctrl-C quits).
+
+    With --json, one JSON line per refresh.
+    """
     exp_id, client = client_for(exp_id)
     while True:
         overview = client.overview()
         trials = client.trials()
         machines = client.machines()
-        if as_json:
-            emit({"overview": overview, "trials": trials, "machines": machines}, True)
+        if as_json:   # one JSON line per refresh
+            click.echo(json.dumps({"overview": overview, "trials": trials, "machines": machines}))
         else:
             if not once:
                 click.clear()

@@ -26,14 +26,27 @@ def profile_from_row(row: Optional[sqlite3.Row]) -> Optional[dict[str, Any]]:
 
 def read_profile(db_path: str) -> Optional[dict[str, Any]]:
     """The latest profile stored in an experiment database, or None (no database, no profile yet)."""
+    return read_stored(db_path)[0]
+
+
+def read_stored(db_path: str, meta: Optional[str] = None) -> tuple[Optional[dict[str, Any]], Optional[str]]:
+    """The latest profile and, if asked, one ``Meta`` value of an experiment database, read-only.
+
+    (None, None) where there is no database or nothing stored yet.
+    """
     try:
         db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=30)
     except sqlite3.Error:
-        return None
+        return None, None
     try:
         db.row_factory = sqlite3.Row
-        return profile_from_row(db.execute(LATEST_PROFILE).fetchone())
+        profile = profile_from_row(db.execute(LATEST_PROFILE).fetchone())
+        value = None
+        if meta is not None:
+            row = db.execute("SELECT value FROM Meta WHERE key=?", (meta,)).fetchone()
+            value = None if row is None else row[0]
+        return profile, value
     except sqlite3.Error:
-        return None
+        return None, None
     finally:
         db.close()

@@ -21,6 +21,7 @@ import time
 import traceback
 from typing import Any, Optional, cast
 
+from nni_remote import compact_json
 from nni_remote.errors import BudgetExceeded as BudgetExceeded
 from nni_remote.errors import MachineStateError, ReadOnlyError, TrialNotFound, TrialStateError, UnknownMachine
 from nni_remote.manager.agents import AgentHub
@@ -149,6 +150,11 @@ class Controller:
             profile["nextSequenceId"] = self.next_sequence_id()
             return profile
 
+    def status_snapshot(self) -> tuple[str, list[str]]:
+        """(status, errors) at one instant: what clients poll many times a second, so nothing more."""
+        with self.lock:
+            return self.status, list(self.errors)
+
     def snapshot(self, trials: bool = True) -> ExperimentSnapshot:
         """Everything REST reads, copied under the lock at one instant (see read_model.py)."""
         with self.lock:
@@ -169,6 +175,7 @@ class Controller:
             self.profile["endTime"] = now_ms()
             self._save_profile()
             self._registry_update(status=status, endTime=self.profile["endTime"])
+            log.info("Experiment done.")   # NNI's line, which NNI's tooling waits for in nnimanager.log
         else:
             if status == "RUNNING" and "endTime" in self.profile:
                 self.profile.pop("endTime")
@@ -417,7 +424,7 @@ class Controller:
     def import_data(self, data: list[Any]) -> None:
         with self.lock:
             self._check_writable("import data")
-            self.store.add_event("", "IMPORT_DATA", data=json.dumps(data))
+            self.store.add_event("", "IMPORT_DATA", data=compact_json.dumps(data))   # served verbatim
             if self.tuner is not None:
                 tuner = self.tuner
                 tuner.post(lambda: tuner.import_data(data))

@@ -17,7 +17,7 @@ import time
 from typing import TYPE_CHECKING, Any, Optional
 
 
-from nni_remote.common import registry
+from nni_remote.common import registry, tokens
 from nni_remote.errors import ConfigError, ExperimentConflict, NniRemoteError, TunerError
 from nni_remote.manager import listeners
 from nni_remote.manager.agent_trust import MachineCredentials
@@ -179,7 +179,7 @@ class ManagerProcess:
         from nni_remote.server import access
         if access.needs_token_always([self.host] + self.extra_hosts):
             # stdout is the starting user's own (a terminal, or log/nnictl_stdout.log: 0600 in a 0700 dir)
-            urls = access.portal_urls([self.host] + self.extra_hosts, self.port, self.portal_token)
+            urls = tokens.portal_urls([self.host] + self.extra_hosts, self.port, self.portal_token)
             log.info("web portal and REST need the access token (in %s): %s",
                      os.path.join(self.exp_dir, access.TOKEN_FILE), "  ".join(u.split("?")[0] for u in urls))
             print("Web portal (access token required):\n    " + "\n    ".join(urls), flush=True)
@@ -208,12 +208,32 @@ _LEVELS = {"fatal": logging.CRITICAL, "critical": logging.CRITICAL, "error": log
            "warning": logging.WARNING, "info": logging.INFO, "debug": logging.DEBUG, "trace": logging.DEBUG}
 
 
+#: Loggers whose lines also go to ``log/dispatcher.log`` (NNI's tuner/assessor log): ours for the tuner
+#: host and the built-in algorithms; any logger outside these prefixes is a user's or NNI's algorithm.
+_TUNER_LOGGERS = ("nni_remote.tuner", "nni_remote.tuning")
+_NOT_TUNER = ("nni_remote", "waitress", "paramiko", "urllib3", "requests", "werkzeug", "flask", "filelock")
+
+
+class _TunerLines(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        name = record.name
+        return name.startswith(_TUNER_LOGGERS) or not (name == "root" or name.startswith(_NOT_TUNER))
+
+
 def _setup_logging(path: str, foreground: bool, level: str = "info") -> None:
+    """``nnimanager.log`` gets our lines; ``dispatcher.log`` (next to it) the tuner's and assessor's."""
     root = logging.getLogger("nni_remote")
     root.setLevel(_LEVELS.get(level.lower(), logging.INFO))
+    fmt = logging.Formatter("[%(asctime)s] %(levelname)s (%(name)s) %(message)s")
     handler = logging.FileHandler(path)
-    handler.setFormatter(logging.Formatter("[%(asctime)s] %(levelname)s (%(name)s) %(message)s"))
+    handler.setFormatter(fmt)
     root.addHandler(handler)
+    dispatcher = logging.FileHandler(os.path.join(os.path.dirname(path), "dispatcher.log"))
+    dispatcher.setFormatter(fmt)
+    dispatcher.addFilter(_TunerLines())
+    top = logging.getLogger()   # on the root logger: users' and NNI's own algorithms log wherever they like
+    top.setLevel(min(top.level or logging.WARNING, _LEVELS.get(level.lower(), logging.INFO)))
+    top.addHandler(dispatcher)
     if foreground:
         root.addHandler(logging.StreamHandler(sys.stdout))
     logging.getLogger("waitress").setLevel(logging.WARNING)

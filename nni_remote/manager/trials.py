@@ -101,8 +101,8 @@ class Trial:
         """NNI's TrialJobInfo: what ``GET /trial-jobs`` returns for this trial."""
         info: dict[str, Any] = {
             "trialJobId": self.id, "status": self.status, "hyperParameters": [self.parameter],
-            "startTime": self.start_time or self.submit_time, "sequenceId": self.seq,
-            "logPath": self.log_path, "envId": self.machine or "",
+            "startTime": self.start_time or self.submit_time, "logPath": self.log_path,
+            "sequenceId": self.seq, "envId": self.machine or "",   # NNI's key order (clients compare strings)
         }
         if self.end_time is not None:
             info["endTime"] = self.end_time

@@ -83,18 +83,6 @@ def needs_token_always(hosts: Iterable[str]) -> bool:
     return not all(is_loopback(h) for h in hosts if h)
 
 
-def portal_urls(hosts: Iterable[str], port: int, token: Optional[str]) -> list[str]:
-    """The URLs to print at start (the wildcard address replaced by names a browser can use)."""
-    names: list[str] = []
-    for host in hosts:
-        if host in ("0.0.0.0", "::", ""):
-            names += [socket.gethostname(), "127.0.0.1"]
-        else:
-            names.append(f"[{host}]" if ":" in host else host)
-    query = f"?{urlencode({'token': token})}" if token else ""
-    return [f"http://{name}:{port}/{query}" for name in dict.fromkeys(names)]
-
-
 def cookie_name(port: int) -> str:
     return f"nni-remote-token-{port}"  # cookies ignore ports: one name per manager port
 
@@ -210,9 +198,11 @@ def _set_cookie_and_clean(manager: Any) -> Any:
 
 
 def _deny(message: str, status: int) -> Response:
+    from nni_remote import compact_json
     if request.path.startswith("/api/"):
-        from nni_remote.server.errors import error
-        return error(message, status)
+        code = "access_denied" if status == 401 else "forbidden"  # the table of server/errors.py
+        return Response(compact_json.dumps({"error": message, "code": code}), status=status,
+                        mimetype="application/json")
     import html
     page = (f"<!doctype html><meta charset='utf-8'><title>nni-remote: access denied</title>"
             f"<h1>{'Access token needed' if status == 401 else 'Refused'}</h1><p>{html.escape(message)}</p>")

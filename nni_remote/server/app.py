@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Flask, Response
 
-from nni_remote.server import access, errors, extra, portal, rest
+from nni_remote.server import access, errors, extra, insights, portal, rest
 from nni_remote.services.base import read_local_chunk, safe_file_name
 from trial_agent.files import MAX_READ
 
@@ -27,6 +27,7 @@ def create_app(manager: Any) -> Flask:
     errors.install(app)
     app.register_blueprint(rest.bp, url_prefix="/api/v1/nni")
     app.register_blueprint(extra.bp, url_prefix="/api/v1/nni-remote")
+    app.register_blueprint(insights.bp, url_prefix="/api/v1/nni-remote/insights")
     app.register_blueprint(portal.bp)
 
     @app.after_request

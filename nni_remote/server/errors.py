@@ -8,13 +8,13 @@ is a bug and answers 500 with code ``internal`` and its cause, never an HTML pag
 """
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any, Optional, Union
 
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
+from nni_remote import compact_json
 from nni_remote.errors import InternalError, NniRemoteError
 
 log = logging.getLogger("nni_remote.server")
@@ -29,8 +29,8 @@ def error_body(message: str, code: str) -> dict[str, Any]:
 
 def error(message: str, status: int, code: Optional[str] = None) -> Response:
     """An error answer written by a route itself (``code`` defaults to one named after the status)."""
-    return Response(json.dumps(error_body(message, code or _STATUS_CODES.get(status, f"http_{status}"))),
-                    status=status, mimetype="application/json")
+    return Response(compact_json.dumps(error_body(message, code or _STATUS_CODES.get(status, f"http_{status}"))),
+                    status=status, mimetype="application/json")   # compact, as NNI's {"error":...}
 
 
 def answer(exc: NniRemoteError) -> Response:

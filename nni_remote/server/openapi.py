@@ -288,7 +288,31 @@ def our_paths() -> dict[str, Any]:
     p["/machines/{name}/enable"] = {"parameters": [path_param("name", "machine name")], "post": op(
         "put a drained machine back into service", {200: json_body(ref("Machine")), 403: err("read-only"),
                                                     404: err("no such machine"), 409: err("not drained")}, tag=t)}
+    p.update(insights_paths(t))
     return {OURS + k: v for k, v in p.items()}
+
+
+def insights_paths(t: str) -> dict[str, Any]:
+    """The portal's summaries (server/insights.py)."""
+    key = query("key", STR, "metric key of dict metrics (default: default)")
+    return {
+        "/insights/summary": {"get": op("metric keys, and value and best-so-far per finished trial (thinned)",
+                                        {200: json_body(OBJECT), **NOT_READY}, params=[key], tag=t)},
+        "/insights/config": {"get": op("the config, read-only, secrets masked, and the search space",
+                                       {200: json_body(obj(["config"], config=OBJECT, searchSpace=ANY)),
+                                        **NOT_READY}, tag=t)},
+        "/insights/importance": {"get": op(
+            "per-parameter importance (PED-ANOVA) and slices of the finished trials; status ok, too-few, "
+            "constant, computing or error", {200: json_body(obj(["status"], status=STR)), **NOT_READY},
+            params=[key], tag=t)},
+        "/insights/export": {"get": op(
+            "succeeded trials (all or a selection) as nnictl's JSON or CSV (an attachment)",
+            {200: {"description": "the file", "content": {"application/json": {"schema": array(ref("ExportRecord"))},
+                                                          "text/csv": {"schema": STR}}},
+             400: err("bad format"), 404: err("no such trial"), **NOT_READY},
+            params=[key, query("format", {"type": "string", "enum": ["json", "csv"]}),
+                    query("trials", STR, "comma-separated trial ids (default: every succeeded trial)")], tag=t)},
+    }
 
 
 def other_paths() -> dict[str, Any]:
@@ -296,7 +320,8 @@ def other_paths() -> dict[str, Any]:
         "/": {"get": op("the web portal (single page)", {200: {"description": "HTML",
                                                                 "content": {"text/html": {"schema": STR}}}},
                         tag="portal")},
-        "/static/{name}": {"parameters": [path_param("name", "portal.js, portal.css or plotly.min.js")],
+        "/static/{name}": {"parameters": [path_param("name", "portal.js, parcoords.js, overview.js, trials.js, analysis.js, "
+                                                             "portal.css or plotly.min.js")],
                            "get": op("the portal's static files", {200: {"description": "file"},
                                                                    404: {"description": "no such file"}},
                                      tag="portal")},

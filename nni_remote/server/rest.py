@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, g, request
 
+from nni_remote import compact_json
 from nni_remote.common import registry
 from nni_remote.errors import BadRequest, ExperimentNotReady, TrialFileNotFound, Unsupported
 from nni_remote.server.errors import error as error
@@ -24,7 +25,7 @@ _EMPTY = ""
 
 
 def json_response(data: Any, status: int = 200) -> Response:
-    body = _EMPTY if data is _EMPTY else json.dumps(data)
+    body = _EMPTY if data is _EMPTY else compact_json.dumps(data)   # NNI's bytes
     return Response(body, status=status, mimetype="application/json")
 
 
@@ -57,9 +58,9 @@ def check_status() -> Response:
     ctl = manager().controller
     if ctl is None:
         return Response("INITIALIZING", mimetype="text/plain")
-    snap = ctl.snapshot(trials=False)
+    status, errors = ctl.status_snapshot()
     # host and user names appear in errors: only for callers the access guard let in (server/access.py)
-    return json_response({"status": snap.status, "errors": list(snap.errors) if g.get("authorized") else []})
+    return json_response({"status": status, "errors": errors if g.get("authorized") else []})
 
 
 @bp.get("/experiment")

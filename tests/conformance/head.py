@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import waitress
 
@@ -20,18 +19,7 @@ from nni_remote.manager.trials import Trial
 from nni_remote.server import create_app
 from nni_remote.services.base import TrainingService
 from tests.conftest import free_port
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 90.0, what: str = "") -> Any:
-    """Poll until ``predicate()`` is truthy; fail naming ``what`` after ``timeout`` seconds."""
-    deadline = time.time() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.time() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what or predicate}")
-        time.sleep(0.05)
+from tests.conftest import wait_for as wait_for
 
 
 class Head:

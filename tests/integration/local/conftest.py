@@ -4,10 +4,11 @@ from __future__ import annotations
 import json
 import os
 import textwrap
-import time
 from typing import Any, Callable
 
 import pytest
+
+from tests.conftest import wait_for as wait_for
 
 from nni_remote import Experiment, ExperimentConfig
 from tests.conftest import free_port
@@ -60,18 +61,6 @@ def launch(make_config, experiments) -> Callable[..., Experiment]:
         experiments.append(exp)
         return exp
     return start
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 60.0, interval: float = 0.05, what: str = "") -> Any:
-    """Poll until ``predicate()`` is truthy; fail with ``what`` after ``timeout`` seconds."""
-    deadline = time.time() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what or predicate}")
-        time.sleep(interval)
 
 
 def wait_status(exp: Experiment, *statuses: str, timeout: float = 60.0) -> str:

@@ -92,7 +92,8 @@ def test_every_verb(tmp_path, isolated_home):
     config = kit.write_code(code, tmp_path / "exps")
     port = free_port()
     created = as_json("create", "--config", config, "--port", str(port), "--id", "clikit")
-    assert created == {"id": "clikit", "port": port, "url": f"http://127.0.0.1:{port}"}
+    url = f"http://127.0.0.1:{port}"
+    assert created == {"id": "clikit", "port": port, "url": url, "urls": [url]}
     api = kit.Api(port)
     try:
         kit.wait_for(api.settled, what="the kit experiment to settle")
@@ -232,7 +233,7 @@ def _stopped_lifecycle(tmp_path):
     assert os.path.isdir(directory)
     assert run("experiment", "delete", "clikit", input="n\n", ok=False).exit_code == 1   # asked, declined
     assert os.path.isdir(directory)
-    assert as_json("experiment", "delete", "clikit", "--yes") == {"deleted": ["clikit"]}
+    assert as_json("experiment", "delete", "clikit", "--yes") == {"deleted": ["clikit"], "hosts": {}}
     assert not os.path.exists(directory) and registry.get_entry("clikit") is None
     assert as_json("experiment", "list", "--all") == []
 

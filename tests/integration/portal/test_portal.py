@@ -53,11 +53,11 @@ def test_trials_table_sort_and_filter(page, live, tmp_path):
     for t in trials:
         row = page.locator(f"#trials-table tr[data-trial='{t['trialJobId']}']")
         assert row.locator(".badge").inner_text() == t["status"]
-        assert row.locator("td").nth(7).inner_text() == ",".join(map(str, t["gpus"]))   # the GPUs column
+        assert row.locator("td").nth(8).inner_text() == ",".join(map(str, t["gpus"]))   # the GPUs column
         assert f"x={t['parameters']['x']}" in row.inner_text()
     failed = kit.wait_for(lambda: api.trial_with(kit.FAILS))
     assert "exit code 3" in page.locator(f"tr[data-trial='{failed['trialJobId']}']").inner_text()
-    page.click("#trials-table th[data-key='finalScalar']")        # best first (maximize)
+    page.click("#trials-table th[data-key='metric:default']")     # best first (maximize)
     kit.wait_for(lambda: page.locator("#trials-table tbody tr:first-child").get_attribute("data-trial")
                  == api.ours("overview")["bestTrials"][0]["trialJobId"], what="sorted by metric")
     page.fill("#trial-filter", "sgd")
@@ -88,11 +88,20 @@ def test_trial_detail(page, live, tmp_path):
     assert page.console.errors == []
 
 
-@pytest.mark.parametrize("route,chart", [("params", "#parcoords-chart"), ("metrics", "#final-chart"),
-                                         ("metrics", "#duration-chart"), ("metrics", "#intermediate-all-chart")])
+@pytest.mark.parametrize("route,chart", [("params", "#parcoords-chart svg.pc"), ("metrics", "#final-chart .main-svg"),
+                                         ("metrics", "#duration-chart .main-svg"),
+                                         ("metrics", "#intermediate-all-chart .main-svg")])
 def test_charts_render(page, live, tmp_path, route, chart):
-    visit(page, route, f"{chart} .main-svg", tmp_path, f"{route}-{chart.strip('#')}")
-    assert page.locator(f"{chart} .main-svg").count() >= 1
+    visit(page, route, chart, tmp_path, f"{route}-{chart.split()[0].strip('#')}")
+    assert page.locator(chart).count() >= 1
+    assert page.console.errors == []
+
+
+def test_importance_says_when_there_are_too_few_trials(page, live, tmp_path):
+    visit(page, "importance", "#importance-msg[data-status='too-few']", tmp_path, "importance-too-few")
+    assert "at least 10 finished trials" in page.locator("#importance-msg").inner_text()
+    page.wait_for_selector("#slice-0 .scatterlayer .point")                  # the few trials' slices already
+    assert page.locator("#importance-chart").is_hidden()
     assert page.console.errors == []
 
 
@@ -169,8 +178,8 @@ def test_parallel_coordinates_without_webgl(browser, live, tmp_path):
         tab.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         tab.on("pageerror", lambda e: errors.append(str(e)))
         tab.goto(f"http://127.0.0.1:{exp.port}/#/params")
-        tab.wait_for_selector("#parcoords-chart .scatterlayer .trace", state="attached")   # SVG lines instead
-        assert tab.locator("#parcoords-chart .scatterlayer .trace").count() >= 3          # a line per finished trial
+        tab.wait_for_selector("#parcoords-chart path.pc-line", state="attached")            # SVG lines
+        assert tab.locator("#parcoords-chart path.pc-line").count() >= 3                  # a line per finished trial
         assert tab.locator("#parcoords-chart .parcoords").count() == 0
         tab.screenshot(path=str(tmp_path / "params-svg.png"), full_page=True)
         assert errors == []
@@ -234,3 +243,17 @@ def test_portal_with_an_access_token(browser, tmp_path, monkeypatch):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_no_serious_axe_violation_with_running_failed_and_gpu_trials(page, live, tmp_path):
+    from tests.integration.portal.test_views import serious_axe_violations
+    _, api, _ = live
+    running = api.trial_with(kit.HELD[1])["trialJobId"]
+    found = []
+    for route, ready in (("overview", "#best-table tbody tr"), ("trials", "#trials-table tbody tr"),
+                         (f"trial/{running}", "#trial-info"), ("machines", "#machines-table tbody tr"),
+                         ("importance", "#importance-msg[data-status]")):
+        visit(page, route, ready, tmp_path, "axe-" + route.split("/")[0])
+        found += [f"#/{route}: {v}" for v in serious_axe_violations(page)]
+    assert found == []
+    assert page.console.errors == []

@@ -12,26 +12,16 @@ import socket
 import subprocess
 import sys
 import threading
-import time
-from typing import Any, Callable
+from typing import Any
 
 import paramiko
 import pytest
 
 from .conftest import REPO, SSHRIG_PATH, sshrig
 
+from tests.conftest import wait_for
+
 pytestmark = pytest.mark.remote
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 def client_for(host: Any, timeout: float = 5.0) -> paramiko.SSHClient:

@@ -10,7 +10,6 @@ import logging
 import os
 import socket
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, List
 
@@ -19,6 +18,8 @@ import pytest
 from nni_remote.errors import AuthFailed, HostKeyMismatch, HostUnreachable, SshError
 from nni_remote.services.ssh import (CommandFailed, ProbeFailed, RemoteFileNotFound, SshConnection, SshTarget,
                                      connect_all, probe)
+
+from tests.conftest import wait_for
 
 pytestmark = pytest.mark.remote
 
@@ -48,20 +49,6 @@ def returns(fn: Callable[[], Any], guard: float = HANG_GUARD) -> Any:
     if "error" in box:
         raise box["error"]
     return box["value"]
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 60.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            value = predicate()
-        except SshError:
-            value = None
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 @pytest.fixture
