@@ -9,7 +9,17 @@ Prints two tables (never asserts):
    are minimized; lower is better. ``TPE-nni`` is our TPE with NNI's own
    ``tpe_args`` defaults (``n_startup_jobs=20``, ``gamma=0.25``), shown
    because our defaults differ from NNI's there (see ``tpe_tuner``).
-2. Milliseconds per ``generate_parameters`` (plus the result that follows)
+   The built-ins added for NNI's Metis, DNGO, PBT and TPE_legacy (and GP when
+   ``nni-remote[gp]`` is installed) are in the same table; ``n/a`` where an
+   algorithm does not take the space (Metis and DNGO: no nested choices).
+2. Multi-fidelity: BOHB against Hyperband on the same budget (R = 27,
+   eta = 3, brackets run one after another, four full Hyperband iterations =
+   1,692 budget units per run). A trial at budget b sees the objective plus a
+   distortion that shrinks as b grows and vanishes at b = 27. Reported: the
+   true objective of the incumbent (the best configuration at the highest
+   budget evaluated so far), median over seeds, after 1/4, 1/2 and all of
+   the budget.
+3. Milliseconds per ``generate_parameters`` (plus the result that follows)
    once 100 / 1,000 / 5,000 trials have finished (history given with
    ``import_data``; Evolution, which ignores imports, is driven instead).
 
@@ -19,6 +29,7 @@ Prints two tables (never asserts):
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import math
 import statistics
 import time
@@ -28,7 +39,8 @@ from typing import Any, Callable
 import numpy as np
 import optuna
 
-from nni_remote.tuning import create_tuner
+from nni_remote.errors import SearchSpaceError
+from nni_remote.tuning import NotReady, create_tuner
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 Objective = Callable[[dict[str, Any]], float]
@@ -101,10 +113,12 @@ PROBLEMS: dict[str, tuple[dict[str, Any], Objective, float]] = {
     "Nested": (NESTED_SPACE, nested, 0.0),
 }
 OURS = ["Random", "TPE", "Anneal", "Evolution"]
+NEW = ["TPE_legacy", "Metis", "DNGO", "PBT"] + (["GP"] if importlib.util.find_spec("torch") else [])
 #: Column label -> (tuner name, extra classArgs).
 VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     **{name: (name, {}) for name in OURS},
     "TPE-nni": ("TPE", {"tpe_args": {"n_startup_jobs": 20, "gamma": 0.25}}),
+    **{name: (name, {}) for name in NEW},
 }
 
 
@@ -131,18 +145,76 @@ def run_optuna(space: dict[str, Any], f: Objective, trials: int, seed: int) -> l
 def quality(seeds: int, checkpoints: tuple[int, int]) -> None:
     print(f"\nBest value found (median over {seeds} seeds; minimize; lower is better)")
     labels = list(VARIANTS) + ["OptunaTPE"]
-    header = f"{'problem':<10} {'optimum':>9} " + " ".join(f"{a + ' @' + str(n):>15}" for a in labels
-                                                         for n in checkpoints)
-    print(header)
-    print("-" * len(header))
-    for problem, (space, f, optimum) in PROBLEMS.items():
+    print(f"{'algorithm':<11} " + " ".join(f"{p + ' @' + str(n):>15}" for p in PROBLEMS for n in checkpoints))
+    print(f"{'(optimum)':<11} " + " ".join(f"{o:>15.4f}" for _, _, o in PROBLEMS.values() for _ in checkpoints))
+    for algo in labels:
         cells = []
-        for algo in labels:
-            runs = [run_optuna(space, f, checkpoints[-1], s) if algo == "OptunaTPE"
-                    else run_ours(algo, space, f, checkpoints[-1], s) for s in range(seeds)]
-            for n in checkpoints:
-                cells.append(statistics.median(min(r[:n]) for r in runs))
-        print(f"{problem:<10} {optimum:>9.4f} " + " ".join(f"{c:>15.4f}" for c in cells))
+        for space, f, _ in PROBLEMS.values():
+            try:
+                runs = [run_optuna(space, f, checkpoints[-1], s) if algo == "OptunaTPE"
+                        else run_ours(algo, space, f, checkpoints[-1], s) for s in range(seeds)]
+            except SearchSpaceError:
+                cells += ["n/a"] * len(checkpoints)
+                continue
+            cells += [f"{statistics.median(min(r[:n]) for r in runs):.4f}" for n in checkpoints]
+        print(f"{algo:<11} " + " ".join(f"{c:>15}" for c in cells), flush=True)
+
+
+MAX_BUDGET, ETA, BUDGET = 27, 3, 1692
+
+
+def distorted(f: Objective, space: dict[str, Any]) -> Callable[[dict[str, Any], float], float]:
+    """``f`` at budget ``b``: plus a smooth distortion that is gone at the full budget."""
+    names = sorted(space)
+    lows = {k: space[k]["_value"][0] for k in names}
+    spans = {k: space[k]["_value"][1] - space[k]["_value"][0] for k in names}
+
+    def at_budget(params: dict[str, Any], budget: float) -> float:
+        wiggle = sum(math.sin(7 * (params[k] - lows[k]) / spans[k] + i) for i, k in enumerate(names)) / len(names)
+        return f(params) + 2.0 * (1 - budget / MAX_BUDGET) ** 2 * wiggle
+    return at_budget
+
+
+def run_budgeted(algo: str, space: dict[str, Any], f: Objective, seed: int) -> list[tuple[float, float]]:
+    """(budget used so far, true value of the incumbent) after every trial."""
+    args = ({"R": MAX_BUDGET, "eta": ETA, "exec_mode": "serial"} if algo == "Hyperband"
+            else {"min_budget": 1, "max_budget": MAX_BUDGET, "eta": ETA})
+    tuner = create_tuner({"name": algo, "classArgs": {"seed": seed, "optimize_mode": "minimize", **args}})
+    tuner.update_search_space(space)
+    noisy = distorted(f, space)
+    used, trace, incumbent = 0.0, [], (-1.0, math.inf, math.inf)   # (budget, observed, true)
+    pid = 0
+    while used < BUDGET:
+        try:
+            params = tuner.generate_parameters(pid)
+        except NotReady:
+            raise RuntimeError(f"{algo} waits although nothing runs")
+        budget = params.pop("TRIAL_BUDGET")
+        observed = noisy(params, budget)
+        tuner.receive_trial_result(pid, {**params, "TRIAL_BUDGET": budget}, observed)
+        tuner.trial_end(pid, True)
+        used += budget
+        if (budget, -observed) > (incumbent[0], -incumbent[1]):
+            incumbent = (budget, observed, f(params))
+        trace.append((used, incumbent[2]))
+        pid += 1
+    return trace
+
+
+def budgeted(seeds: int) -> None:
+    fractions = (0.25, 0.5, 1.0)
+    print(f"\nBOHB vs Hyperband, same budget ({BUDGET} units, R={MAX_BUDGET}, eta={ETA}): true value of the "
+          f"incumbent, median over {seeds} seeds; lower is better")
+    print(f"{'algorithm':<11} " + " ".join(f"{p + ' @' + str(int(q * 100)) + '%':>16}"
+                                           for p in ("Branin", "Hartmann6") for q in fractions))
+    for algo in ("Hyperband", "BOHB"):
+        cells = []
+        for problem in ("Branin", "Hartmann6"):
+            space, f, _ = PROBLEMS[problem]
+            traces = [run_budgeted(algo, space, f, s) for s in range(seeds)]
+            for q in fractions:
+                cells.append(statistics.median(next(v for used, v in t if used >= q * BUDGET) for t in traces))
+        print(f"{algo:<11} " + " ".join(f"{c:>16.4f}" for c in cells), flush=True)
 
 
 def latency(sizes: tuple[int, ...], repeats: int = 5) -> None:
@@ -190,9 +262,11 @@ def main() -> None:
     started = time.perf_counter()
     if args.quick:
         quality(2, (20, 40))
+        budgeted(3)
         latency((100, 1000), repeats=3)
     else:
         quality(10, (50, 100))
+        budgeted(20)
         latency((100, 1000, 5000))
     print(f"\n(total {time.perf_counter() - started:.0f} s; optuna {optuna.__version__}, numpy {np.__version__})")
 

@@ -4,6 +4,7 @@ from nni_remote.config import ExperimentConfig as ExperimentConfig
 from nni_remote.config import LocalConfig as LocalConfig
 from nni_remote.config import RemoteConfig as RemoteConfig
 from nni_remote.config import RemoteMachineConfig as RemoteMachineConfig
+from nni_remote.config import SlurmConfig as SlurmConfig
 from nni_remote.data import TrialJob as TrialJob
 from nni_remote.data import TrialMetricData as TrialMetricData
 from nni_remote.data import TrialResult as TrialResult
@@ -18,6 +19,7 @@ __all__ = [
     "LocalConfig",
     "RemoteConfig",
     "RemoteMachineConfig",
+    "SlurmConfig",
     "AlgorithmConfig",
     "RunMode",
     "TrialJob",

@@ -72,6 +72,13 @@ class UnknownPlatform(ConfigError):
     code = "unknown_platform"
 
 
+class SlurmRejected(ConfigError):
+    """The cluster's ``sbatch --test-only`` refused the job options of a Slurm training service
+    (bad partition, account, QOS, resources), checked when the experiment starts, before any trial is submitted."""
+
+    code = "slurm_rejected"
+
+
 class SshError(NniRemoteError):
     """An SSH operation on a remote machine failed; ``host`` names the machine."""
 

@@ -16,7 +16,8 @@ from typing import Any
 
 from pydantic_core import PydanticUndefined
 
-from nni_remote.config import AlgorithmConfig, ExperimentConfig, LocalConfig, RemoteConfig, RemoteMachineConfig
+from nni_remote.config import (AlgorithmConfig, ExperimentConfig, LocalConfig, RemoteConfig, RemoteMachineConfig,
+                               SlurmConfig)
 from nni_remote.config.base import camel_case
 
 OUT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs", "config-reference.md")
@@ -24,7 +25,8 @@ MODELS = [("ExperimentConfig", ExperimentConfig, "the top level of a config file
           ("AlgorithmConfig", AlgorithmConfig, "`tuner`, `assessor`, `advisor`"),
           ("LocalConfig", LocalConfig, "`trainingService` with `platform: local`"),
           ("RemoteConfig", RemoteConfig, "`trainingService` with `platform: remote`"),
-          ("RemoteMachineConfig", RemoteMachineConfig, "one entry of `trainingService.machineList`")]
+          ("RemoteMachineConfig", RemoteMachineConfig, "one entry of `trainingService.machineList`"),
+          ("SlurmConfig", SlurmConfig, "`trainingService` with `platform: slurm` (see `docs/slurm.md`)")]
 MEANING = {
     "ExperimentConfig.experiment_name": "shown in `experiment list` and the portal",
     "ExperimentConfig.experiment_type": "`hpo` (the only type)",
@@ -46,7 +48,7 @@ MEANING = {
     "ExperimentConfig.tuner": "the tuner: a built-in `name` or a `className`",
     "ExperimentConfig.assessor": "early stopping: a built-in `name` or a `className`",
     "ExperimentConfig.advisor": "NNI's advisor (decides parameters and early stops); not with `tuner`",
-    "ExperimentConfig.training_service": "where trials run: `platform: local` or `platform: remote`",
+    "ExperimentConfig.training_service": "where trials run: `platform: local`, `remote` or `slurm`",
     "ExperimentConfig.shared_storage": "accepted as a key for NNI configs; any value is refused (no shared storage)",
     "AlgorithmConfig.name": "a built-in algorithm (case-insensitive, e.g. `TPE`, `Random`, `Medianstop`)",
     "AlgorithmConfig.class_name": "`module.Class` of your own algorithm",
@@ -70,6 +72,25 @@ MEANING = {
     "RemoteConfig.debug": "accepted for NNI configs",
     "RemoteConfig.machine_list": "the machines (at least one)",
     "RemoteConfig.reuse_mode": "accepted for NNI configs (agents are always reused)",
+    "SlurmConfig.platform": "`slurm`",
+    "SlurmConfig.trial_command": "overrides the top-level `trialCommand`",
+    "SlurmConfig.trial_code_directory": "overrides the top-level `trialCodeDirectory`",
+    "SlurmConfig.trial_gpu_number": "GPUs per trial: `--gres=gpu:N` (Slurm picks them)",
+    "SlurmConfig.nni_manager_ip": "accepted for NNI configs; the login-node agent reaches the head over SSH",
+    "SlurmConfig.debug": "accepted for NNI configs",
+    "SlurmConfig.login_node": "the login node, as one `machineList` entry (SSH auth and host-key rules); unset: the head runs `sbatch` itself",
+    "SlurmConfig.partition": "Slurm partition (`-p`)",
+    "SlurmConfig.account": "Slurm account (`-A`)",
+    "SlurmConfig.qos": "Slurm QOS (`-q`)",
+    "SlurmConfig.time_limit": "per trial: `30m`, `2h` or Slurm's `D-HH:MM:SS` (whole minutes)",
+    "SlurmConfig.cpus_per_trial": "`--cpus-per-task`",
+    "SlurmConfig.memory_per_trial": "`--mem`, e.g. `16gb`",
+    "SlurmConfig.sbatch_args": "more `sbatch` options (not the ones nni-remote sets itself)",
+    "SlurmConfig.preamble": "shell lines run before each trial on the node (`module load ...`)",
+    "SlurmConfig.reuse_mode": "`false`: one job per trial; `true`: worker jobs run trial after trial",
+    "SlurmConfig.worker_idle_timeout": "reuse mode: a worker job with no work for this long exits",
+    "SlurmConfig.allocation_time_limit": "reuse mode: `--time` of each worker job",
+    "SlurmConfig.poll_interval": "how often the login-node agent calls `squeue` (once for all jobs)",
     "RemoteMachineConfig.host": "host name, address or `~/.ssh/config` alias (required)",
     "RemoteMachineConfig.port": "SSH port",
     "RemoteMachineConfig.user": "login user (default: from `~/.ssh/config` or the current user)",

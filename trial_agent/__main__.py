@@ -19,6 +19,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     if argv and argv[0] in ("read", "ls"):
         from trial_agent.files import main as files_main
         return files_main(argv)
+    if argv and argv[0] == "slurm-worker":
+        from trial_agent.slurm_worker import main as worker_main
+        return worker_main(argv[1:])
     parser = argparse.ArgumentParser(prog="trial_agent")
     parser.add_argument("--dir", required=True, help="agent directory (holds head.json, spool, logs)")
     parser.add_argument("--machine", required=True, help="machine name assigned by the manager")

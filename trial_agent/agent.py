@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 import urllib.parse
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from trial_agent.protocol import CMD_KILL, CMD_SHUTDOWN, CMD_START, PROTOCOL_VERSION
 from trial_agent.gpu import GpuMonitor
@@ -96,6 +96,27 @@ class Agent:
         self.gpus = GpuMonitor()
         self.shim_dir: Optional[str] = None
         self.last_contact = time.time()
+        self.slurm: Optional[Tuple[Any, Any]] = None   # (queue, backend) when trials are Slurm jobs
+
+    def _setup_slurm(self) -> None:
+        """Slurm mode when the launcher left ``slurm.json`` in the agent directory."""
+        from trial_agent import slurm_jobs
+        if not os.path.exists(os.path.join(self.dir, slurm_jobs.SETTINGS_FILE)):
+            return
+        from trial_agent.slurm_pool import WorkerPool
+        from trial_agent.slurm_runner import JobPerTrial
+        settings = slurm_jobs.load_settings(self.dir)
+        queue = slurm_jobs.SlurmQueue(self.dir, settings.get("poll_interval", 1.0))
+        backend: Any = WorkerPool(queue, settings, self.dir) if settings.get("reuse") else JobPerTrial(queue, settings)
+        self.slurm = (queue, backend)
+        self.tick = max(self.tick, float(settings.get("tick", 0.1)))
+        queue.start()
+
+    def _runner(self, spec: Dict[str, Any]) -> TrialRunner:
+        if self.slurm is not None:
+            from trial_agent.slurm_runner import SlurmRunner
+            return SlurmRunner(spec, self.shim_dir, self.slurm[1])
+        return TrialRunner(spec, self.shim_dir)
 
     # -- setup -------------------------------------------------------------------
     def _take_lock(self) -> bool:
@@ -143,7 +164,7 @@ class Agent:
             try:
                 with open(os.path.join(index, name)) as f:
                     spec = json.load(f)
-                runner = TrialRunner(spec, self.shim_dir)
+                runner = self._runner(spec)
             except (OSError, ValueError, KeyError):
                 continue
             if runner.attach() or runner.finished:
@@ -157,7 +178,7 @@ class Agent:
         index = os.path.join(self.dir, "trials", (spec.get("run_id") or spec["trial_id"]) + ".json")
         with open(index, "w") as f:
             json.dump(spec, f)
-        runner = TrialRunner(spec, self.shim_dir)
+        runner = self._runner(spec)
         if runner.attach():  # already started by an earlier agent
             pass
         else:
@@ -187,6 +208,8 @@ class Agent:
             with self.lock:
                 runners = list(self.runners.values())
             changed = False
+            if self.slurm is not None:
+                self.slurm[1].tick()
             for runner in runners:
                 try:
                     changed |= runner.poll()
@@ -295,14 +318,19 @@ class Agent:
         for runner in runners:
             runner.kill("shutdown", grace)
         deadline = time.time() + grace + 10
+        if self.slurm is not None:
+            self.slurm[1].shutdown()
         while time.time() < deadline and not self._all_done():
             self.events_ready.set()
             time.sleep(0.05)
+        if self.slurm is not None:
+            self.slurm[0].stop()
 
     def run(self) -> int:
         if not self._take_lock():
             return 3
         self._install_shim()
+        self._setup_slurm()
         self._reattach()
         self.gpus.start()
         threading.Thread(target=self._monitor, name="monitor", daemon=True).start()

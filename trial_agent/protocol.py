@@ -30,5 +30,7 @@ COMMANDS = (CMD_START, CMD_KILL, CMD_SHUTDOWN)
 
 EVENT_STATUS = "status"      # status ("RUNNING"), pid, time (ms)
 EVENT_METRIC = "metric"      # metric: the trial's record as JSON text (type FINAL/PERIODICAL, value, sequence)
-EVENT_END = "end"            # exit_code or signal, error (could not start), time (ms)
-EVENTS = (EVENT_STATUS, EVENT_METRIC, EVENT_END)
+EVENT_END = "end"            # exit_code or signal, error (could not start), time (ms); or requeue (why): the
+                             # trial's machine was lost (Slurm: NODE_FAIL, PREEMPTED), run it as its next attempt
+EVENT_NOTE = "note"          # message: the platform's word on a waiting/running trial (Slurm's pending reason)
+EVENTS = (EVENT_STATUS, EVENT_METRIC, EVENT_END, EVENT_NOTE)

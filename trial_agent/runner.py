@@ -104,16 +104,20 @@ class TrialRunner:
         env.update({k: str(v) for k, v in (spec.get("env") or {}).items()})
         return env
 
-    def start(self) -> None:
-        """Write parameter.cfg, start the process group, record RUNNING."""
+    def prepare(self) -> None:
+        """Write parameter.cfg and the spec; skip output of earlier attempts (a re-run appends)."""
         with open(os.path.join(self.trial_dir, "parameter.cfg"), "w", encoding="utf-8") as f:
             f.write(self.spec["parameter"])
         _write_json(os.path.join(self.state_dir, "spec.json"), self.spec)
-        for tail in (self.stdout_tail, self.metrics_tail):  # a re-run appends: skip earlier attempts' output
+        for tail in (self.stdout_tail, self.metrics_tail):
             try:
                 tail.offset = os.path.getsize(tail.path)
             except OSError:
                 tail.offset = 0
+
+    def start(self) -> None:
+        """Write parameter.cfg, start the process group, record RUNNING."""
+        self.prepare()
         stdout = open(os.path.join(self.trial_dir, "trial.stdout"), "ab")
         stderr = open(os.path.join(self.trial_dir, "trial.stderr"), "ab")
         try:

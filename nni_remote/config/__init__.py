@@ -10,6 +10,7 @@ from __future__ import annotations
 from .algorithm import AlgorithmConfig as AlgorithmConfig
 from .experiment import ExperimentConfig as ExperimentConfig
 from .secrets import SecretBox as SecretBox
+from .slurm import SlurmConfig as SlurmConfig
 from .training_service import LocalConfig as LocalConfig
 from .training_service import RemoteConfig as RemoteConfig
 from .training_service import RemoteMachineConfig as RemoteMachineConfig
@@ -23,6 +24,7 @@ __all__ = [
     "LocalConfig",
     "RemoteConfig",
     "RemoteMachineConfig",
+    "SlurmConfig",
     "parse_time",
     "parse_size",
     "parse_gpu_indices",

@@ -79,7 +79,7 @@ class _BadKey:
 def _loc_to_path(loc: Iterable[Any], prefix: str = "") -> str:
     path, previous = prefix, None
     for part in loc:
-        if previous == "training_service" and part in ("local", "remote"):
+        if previous == "training_service" and part in ("local", "remote", "slurm"):
             previous = part  # the discriminated union's tag is not a config key
             continue
         path = join_path(path, part if isinstance(part, int) else camel_case(str(part)))

@@ -36,7 +36,8 @@ from nni_remote.manager.trial_book import TrialBook
 from nni_remote.manager.trial_book import run_id as run_id
 from nni_remote.manager.trials import ACTIVE, TERMINAL, Trial, kill_message, kill_status
 from nni_remote.services.base import HeadInfo, TrainingService
-from trial_agent.protocol import CMD_KILL, CMD_SHUTDOWN, CMD_START, EVENT_END, EVENT_METRIC, EVENT_STATUS
+from trial_agent.protocol import (CMD_KILL, CMD_SHUTDOWN, CMD_START, EVENT_END, EVENT_METRIC, EVENT_NOTE,
+                                  EVENT_STATUS)
 
 log = logging.getLogger("nni_remote.agents")
 
@@ -207,6 +208,8 @@ class AgentHub:
     def place_waiting(self) -> None:
         gpu_number = self.c.params.get("trainingService", {}).get("trialGpuNumber")
         machines = list(self.machines.values())
+        if machines and all(m.spec.gpus_by_platform for m in machines):
+            gpu_number = None  # the platform's scheduler gives each trial its GPUs
         blocked: Optional[str] = None
         for trial in list(self.c.queue):
             if trial.held_for is not None:
@@ -335,6 +338,12 @@ class AgentHub:
                 record, value = decoded
                 self.c.store.add_metric(**record)
                 self.c.on_trial_metric(trial, {k2: record[k1] for k1, k2 in _REST_KEYS}, value)
+        elif kind == EVENT_NOTE:  # the platform's word on a trial, e.g. Slurm's pending reason
+            if trial.status in ACTIVE and not trial.kill_reason:
+                trial.message = str(event.get("message") or "")
+                self.c.book.save(trial)
+        elif kind == EVENT_END and event.get("requeue") and not trial.kill_reason:
+            self.requeue(trial, str(event["requeue"]))  # lost with its node or preempted: the next attempt
         elif kind == EVENT_END:
             start = trial.start_time if trial.start_time is not None else trial.submit_time
             event = dict(event, time=plausible_time(event.get("time"), not_before=start, what="end",

@@ -304,7 +304,7 @@ class Controller:
 
     def _assess(self, trial: Trial, history: list[Any]) -> None:
         assert self.tuner is not None
-        if self.tuner.assess(trial.id, history):
+        if self.tuner.assess(trial.id, history, parameter_id=trial.parameter_id):
             with self.lock:
                 if trial.status in ACTIVE and not trial.kill_reason:
                     log.info("assessor early-stops trial %s", trial.id)

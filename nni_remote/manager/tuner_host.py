@@ -18,19 +18,40 @@ log = logging.getLogger("nni_remote.tuner")
 
 
 class TunerHost:
-    """Owns the tuner/assessor objects and the queue of calls for them."""
+    """Owns the tuner/assessor objects and the queue of calls for them.
+
+    The tuner may be an NNI advisor (``tuning.AdvisorAdapter``): it then
+    decides parameters (with its own parameter ids) and early stops, and a
+    configured assessor is ignored, as in NNI.
+    """
 
     def __init__(self, tuner_config: Any, assessor_config: Any) -> None:
         from nni_remote import tuning
 
         self._tuning = tuning
         self.tuner = tuning.create_tuner(tuner_config)
+        from nni_remote.tuning.advisor import AdvisorAdapter
+        self.advisor: Optional[AdvisorAdapter] = self.tuner if isinstance(self.tuner, AdvisorAdapter) else None
         self.assessor = tuning.create_assessor(assessor_config) if assessor_config is not None else None
+        if self.advisor and self.assessor is not None:
+            log.warning("the tuner is an advisor, which decides early stops itself: the assessor is ignored")
+            self.assessor = None
         self.inbox: deque[Callable[[], None]] = deque()
-        self.exhausted = False
+        self._exhausted = False
         self.not_ready = False
         self.next_parameter_id = 0
         self.generated: set[Any] = set()   # parameter ids this tuner instance handed out
+
+    @property
+    def exhausted(self) -> bool:
+        """No more parameters: never while calls are queued (a trial end may yield more)."""
+        if self.inbox or (self.advisor is not None and self.advisor.ready):
+            return False
+        return self._exhausted
+
+    @exhausted.setter
+    def exhausted(self, value: bool) -> None:
+        self._exhausted = value
 
     # -- calls queued from other threads --------------------------------------
     def post(self, call: Callable[[], None]) -> None:
@@ -59,7 +80,10 @@ class TunerHost:
             return None
         pid = self.next_parameter_id
         try:
-            params = self.tuner.generate_parameters(pid)
+            if self.advisor is not None:
+                pid, params = self.advisor.next_trial()
+            else:
+                params = self.tuner.generate_parameters(pid)
         except self._tuning.NotReady:
             self.not_ready = True
             return None
@@ -68,7 +92,8 @@ class TunerHost:
                 raise
             self.exhausted = True
             return None
-        self.next_parameter_id += 1
+        if not self.advisor:
+            self.next_parameter_id += 1
         self.generated.add(pid)
         return pid, params
 
@@ -89,12 +114,23 @@ class TunerHost:
     def trial_end(self, parameter_id: Any, trial_id: str, success: bool, customized: bool) -> None:
         if not customized and parameter_id in self.generated:
             self.tuner.trial_end(parameter_id, success, trial_job_id=trial_id)
+        if self.advisor:
+            self._exhausted = False    # ask the advisor again, as NNI's manager does after a trial end
         if self.assessor is not None:
             self.assessor.trial_end(trial_id, success)
         self.not_ready = False
 
-    def assess(self, trial_id: str, history: list[Any]) -> bool:
-        """True if the assessor says the trial should be stopped early."""
+    def assess(self, trial_id: str, history: list[Any], parameter_id: Any = None) -> bool:
+        """True if the assessor (or the advisor) says the trial should be stopped early.
+
+        An advisor sees each new intermediate value once, with the trial's
+        ``parameter_id`` (the advisor's own id); without it, only kills the
+        advisor already asked for are answered.
+        """
+        if self.advisor is not None:
+            if parameter_id is not None and parameter_id in self.generated and history:
+                self.advisor.report_intermediate(parameter_id, trial_id, history)
+            return self.advisor.wants_kill(trial_id)
         if self.assessor is None or not history:
             return False
         verdict: Any = self.assessor.assess_trial(trial_id, history)

@@ -69,6 +69,7 @@ class MachineSpec:
     use_active_gpu: bool = True
     address: str = "localhost"
     auto_slots: bool = False              # slots follow trial_concurrency (no explicit per-machine limit)
+    gpus_by_platform: bool = False        # the platform (e.g. Slurm's --gres) places GPUs, not the manager
 
 
 @dataclass

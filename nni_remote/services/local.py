@@ -51,7 +51,7 @@ class LocalTrainingService(TrainingService):
 
     def __init__(self, config: "ExperimentConfig", exp_dir: str, exp_id: str) -> None:
         ts = config.training_service
-        assert isinstance(ts, LocalConfig)
+        assert self.config_class is not None and isinstance(ts, self.config_class)
         self.code_dir = ts.trial_code_directory or os.getcwd()
         self.exp_dir = exp_dir
         self.agent_dir = os.path.join(exp_dir, "agents", MACHINE)
@@ -62,6 +62,7 @@ class LocalTrainingService(TrainingService):
         self.proc: Optional[subprocess.Popen[bytes]] = None
         self._lock = threading.Lock()    # a launch and stop() never overlap
         self._stopped = False
+        self.name = MACHINE
 
     def machines(self) -> list[MachineSpec]:
         return [MachineSpec(MACHINE, self.slots, self.gpu_indices, self.max_per_gpu, self.use_active_gpu,
@@ -92,7 +93,7 @@ class LocalTrainingService(TrainingService):
         log = open(os.path.join(self.agent_dir, "agent.log"), "ab")
         try:
             self.proc = subprocess.Popen(
-                [sys.executable, pyz, "--dir", self.agent_dir, "--machine", MACHINE],
+                [sys.executable, pyz, "--dir", self.agent_dir, "--machine", self.name],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                 cwd=self.agent_dir)
         except OSError as exc:

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("nni_remote.platforms")
 
-BUILTIN_MODULES = ("nni_remote.services.local", "nni_remote.services.remote")
+BUILTIN_MODULES = ("nni_remote.services.local", "nni_remote.services.remote", "nni_remote.services.slurm")
 ENV_VAR = "NNI_REMOTE_PLATFORMS"
 ENTRY_POINT_GROUP = "nni_remote.platforms"
 NNI_ONLY = ("openpai", "pai", "aml", "dlc", "kubeflow", "frameworkcontroller", "adl", "hybrid")

@@ -99,18 +99,24 @@ class RemoteTrainingService(TrainingService):
         self.exp_id = exp_id
         self.exp_dir = exp_dir
         ts = config.training_service
-        assert isinstance(ts, RemoteConfig)
+        assert ts is not None
         self.direct_ip = config.nni_manager_ip or getattr(ts, "nni_manager_ip", None)
         self.code_dir = ts.trial_code_directory or "."
         self._code: Optional[CodePackage] = None
         self._code_lock = threading.Lock()
         self.machines_by_name: dict[str, RemoteMachine] = {}
-        for name, m in zip(machine_names(ts.machine_list), ts.machine_list):
+        for name, m in self._machine_list(config):
             conn = SshConnection(SshTarget.from_machine(m, name=name), connect_timeout=10.0, op_timeout=30.0)
             self.machines_by_name[name] = RemoteMachine(name, m, conn)
         self.concurrency = config.trial_concurrency
         self.gpu_number = ts.trial_gpu_number
         self._stopped = False   # set by stop(): no launch may start an agent afterwards
+
+    def _machine_list(self, config: "ExperimentConfig") -> list[tuple[str, RemoteMachineConfig]]:
+        """The SSH machines of the config, by display name (a subclass may have other ones)."""
+        ts = config.training_service
+        assert isinstance(ts, RemoteConfig)
+        return list(zip(machine_names(ts.machine_list), ts.machine_list))
 
     # -- protocol ----------------------------------------------------------------
     def machines(self) -> list[MachineSpec]:

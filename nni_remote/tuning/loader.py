@@ -1,14 +1,18 @@
-"""Create the configured tuner or assessor: a built-in by name, or a user's class.
+"""Create the configured tuner or assessor: a built-in or registered name, or a user's class.
 
 ``algo`` is the config's ``AlgorithmConfig`` (``.name``, ``.class_name``,
 ``.code_directory``, ``.class_args``) or a dict with those keys, snake_case or
-camelCase. Built-ins are found in :mod:`.registry`. A custom ``class_name``
-(``"module.Class"``) is imported with ``code_directory`` appended to
-``sys.path``; if no ``nni`` package is importable on the head, the trial
-agent's small ``nni`` shim is put on ``sys.path`` while importing, so user code
-doing ``from nni.tuner import Tuner`` works. NNI's own classes (real ``nni``
-installed) load the same way. Custom instances are wrapped in adapters
-(:mod:`.adapters`) that speak our contract.
+camelCase. Names are found in :mod:`.registry` (built-ins; a package a
+built-in needs is checked for first and named with its ``pip install``), then
+among algorithms registered with ``algo register`` (:mod:`.registered`). A
+custom ``class_name`` (``"module.Class"``) is imported with ``code_directory``
+appended to ``sys.path``; if no ``nni`` package is importable on the head, the
+trial agent's ``nni`` module is put on ``sys.path`` while importing, so user
+code doing ``from nni.tuner import Tuner`` works. NNI's own classes (real
+``nni`` installed) load the same way. Instances that are not our own classes
+are wrapped: tuners in :class:`.adapters.TunerAdapter`, advisors (NNI's
+``MsgDispatcherBase``) in :class:`.advisor.AdvisorAdapter`, assessors in
+:class:`.adapters.AssessorAdapter`.
 """
 from __future__ import annotations
 
@@ -17,14 +21,15 @@ import importlib.util
 import inspect
 import os
 import sys
-from typing import Any, Mapping, NamedTuple, cast
+from typing import Any, Mapping, NamedTuple
 
 from ..errors import TunerError
 from .adapters import AssessorAdapter, TunerAdapter
+from .advisor import ensure_advisor, is_advisor_class, prepare_advisor_import
 from .base import Assessor, Tuner
-from .registry import BUILTIN_ASSESSORS, BUILTIN_TUNERS, Builtin, lookup
+from .registry import BUILTIN_ASSESSORS, BUILTIN_TUNERS, Builtin, kind_of, lookup, missing_requirements
 
-__all__ = ["create_assessor", "create_tuner"]
+__all__ = ["create_assessor", "create_tuner", "import_algorithm_module"]
 
 _PLACEHOLDER = "_none_"
 
@@ -60,19 +65,16 @@ class AlgoSpec(NamedTuple):
 
 
 def create_tuner(algo: Any) -> Tuner:
-    """The tuner for ``algo``; ``TunerError`` for an unknown name or bad classArgs."""
+    """The tuner (or advisor) for ``algo``; ``TunerError`` for an unknown name or bad classArgs."""
     spec = AlgoSpec.of(algo)
     if spec is None:
         raise TunerError("no tuner configured: set tuner.name or tuner.className")
     if spec.class_name:
         cls = _load_class(spec, "tuner")
-        if hasattr(cls, "handle_request_trial_jobs"):
-            raise TunerError(f"tuner class {spec.class_name!r} is an NNI advisor (MsgDispatcherBase); "
-                             "advisors cannot be hosted, use a Tuner subclass or the built-in Hyperband")
-        return TunerAdapter(_instantiate(cls, spec.class_args, f"tuner class {spec.class_name!r}"),
-                            spec.class_name)
+        label = f"{'advisor' if is_advisor_class(cls) else 'tuner'} class {spec.class_name!r}"
+        return _wrap_tuner(_instantiate(cls, spec.class_args, label), spec.class_name)
     canonical, entry = lookup(spec.name or "", BUILTIN_TUNERS, "tuner")
-    return cast("Tuner", _builtin(entry, spec.class_args, f"tuner {canonical!r}"))
+    return _wrap_tuner(_builtin(entry, spec.class_args, f"{kind_of(entry, 'tuner')} {canonical!r}"), canonical)
 
 
 def create_assessor(algo: Any) -> Assessor | None:
@@ -82,15 +84,49 @@ def create_assessor(algo: Any) -> Assessor | None:
         return None
     if spec.class_name:
         cls = _load_class(spec, "assessor")
-        return AssessorAdapter(_instantiate(cls, spec.class_args, f"assessor class {spec.class_name!r}"),
-                               spec.class_name)
+        return _wrap_assessor(_instantiate(cls, spec.class_args, f"assessor class {spec.class_name!r}"),
+                              spec.class_name)
     canonical, entry = lookup(spec.name or "", BUILTIN_ASSESSORS, "assessor")
-    return cast("Assessor | None", _builtin(entry, spec.class_args, f"assessor {canonical!r}"))
+    return _wrap_assessor(_builtin(entry, spec.class_args, f"assessor {canonical!r}"), canonical)
+
+
+def _wrap_tuner(obj: Any, label: str) -> Tuner:
+    if isinstance(obj, Tuner):
+        return obj
+    if is_advisor_class(type(obj)):
+        return ensure_advisor(obj, label)
+    return TunerAdapter(obj, label)
+
+
+def _wrap_assessor(obj: Any, label: str) -> Assessor:
+    return obj if isinstance(obj, Assessor) else AssessorAdapter(obj, label)
 
 
 def _builtin(entry: Builtin, class_args: dict[str, Any], label: str) -> Any:
-    cls = getattr(importlib.import_module(entry.module), entry.class_name)
-    return _instantiate(cls, {**entry.defaults, **class_args}, label)
+    missing = missing_requirements(entry)
+    if missing:
+        raise TunerError(f"{label} needs {' and '.join(missing)}, not installed for the manager's Python "
+                         f"({sys.executable}); to enable it: {entry.install}")
+    module = import_algorithm_module(entry.module, None, label)
+    cls = getattr(module, entry.class_name, None)
+    if cls is None:
+        raise TunerError(f"{label}: module {entry.module!r} has no attribute {entry.class_name!r}")
+    args = {**entry.defaults, **class_args}
+    if entry.validator:
+        _validate(entry.validator, args, label)
+    return _instantiate(cls, args, label)
+
+
+def _validate(validator: str, args: dict[str, Any], label: str) -> None:
+    """Run a registered ``classArgsValidator`` on the classArgs, as nnictl does before starting."""
+    module_name, _, attr = validator.rpartition(".")
+    checker = getattr(import_algorithm_module(module_name, None, f"{label} classArgsValidator"), attr, None)
+    if checker is None:
+        raise TunerError(f"{label}: classArgsValidator {validator!r} not found")
+    try:
+        checker().validate_class_args(**args)
+    except Exception as exc:  # a user's validator raises what it likes (AssertionError, SchemaError)
+        raise TunerError(f"{label}: bad classArgs {args!r}: {exc}") from exc
 
 
 def _instantiate(cls: Any, args: dict[str, Any], label: str) -> Any:
@@ -116,28 +152,35 @@ def _load_class(spec: AlgoSpec, kind: str) -> Any:
     module_name, _, attr = spec.class_name.rpartition(".")
     if not module_name or not attr:
         raise TunerError(f"{kind} className must be 'module.Class', got {spec.class_name!r}")
-    if spec.code_directory:
-        folder = os.path.abspath(spec.code_directory)
+    module = import_algorithm_module(module_name, spec.code_directory, f"{kind} class {spec.class_name!r}")
+    cls = getattr(module, attr, None)
+    if cls is None:
+        raise TunerError(f"{kind} class {spec.class_name!r}: module {module_name!r} has no attribute {attr!r}")
+    return cls
+
+
+def import_algorithm_module(module_name: str, code_directory: str | None, label: str) -> Any:
+    """Import ``module_name`` (``code_directory`` on ``sys.path``; the trial agent's ``nni`` if none is installed)."""
+    if code_directory:
+        folder = os.path.abspath(code_directory)
         if not os.path.isdir(folder):
-            raise TunerError(f"{kind} codeDirectory {folder!r} is not a directory")
+            raise TunerError(f"{label}: codeDirectory {folder!r} is not a directory")
         if folder not in sys.path:
             sys.path.append(folder)
-    shim = _shim_folder()
+    shim = None if module_name.startswith("nni_remote.") else _shim_folder()
     try:
         if shim:
             sys.path.append(shim)
             importlib.import_module("nni")
         module = importlib.import_module(module_name)
     except Exception as exc:
-        raise TunerError(f"{kind} class {spec.class_name!r}: cannot import module {module_name!r}"
-                         f" (codeDirectory {spec.code_directory!r}): {type(exc).__name__}: {exc}") from exc
+        where = f" (codeDirectory {code_directory!r})" if code_directory else ""
+        raise TunerError(f"{label}: cannot import module {module_name!r}{where}: {type(exc).__name__}: {exc}") from exc
     finally:
         if shim and shim in sys.path:
             sys.path.remove(shim)
-    cls = getattr(module, attr, None)
-    if cls is None:
-        raise TunerError(f"{kind} class {spec.class_name!r}: module {module_name!r} has no attribute {attr!r}")
-    return cls
+    prepare_advisor_import()
+    return module
 
 
 def _shim_folder() -> str | None:

@@ -171,7 +171,11 @@ class ParamSpec:
             x = self.low + self.high * _STD.inv_cdf(min(max(u, _EPS), 1.0 - _EPS))
         else:
             x = self.low + (self.high - self.low) * u
-        return math.exp(min(x, 700.0)) if self.log else x
+        if not self.log:
+            return x
+        value = math.exp(min(x, 700.0))
+        # exp(log(low)) can miss low by an ulp: keep log-uniform values inside [low, high]
+        return value if self.normal else min(max(value, self.values[0]), self.values[1])
 
     def to_unit(self, x: float) -> float:
         """Inverse of :meth:`from_unit`, clipped to [0, 1]."""

@@ -118,10 +118,50 @@ class RemoteHarness(Harness):
         return [f"{h.name}: {line}" for h in self.rig.hosts for line in leftover(self.rig, h)]
 
 
+class SlurmHarness(Harness):
+    """A real Slurm (deploy/slurmrig.py: munged, slurmctld, two slurmd nodes, an SSH login node)."""
+
+    name = "slurm"
+    reuse = False
+
+    def __init__(self, request: Any, tmp_path: Any, home: str) -> None:
+        super().__init__(request, tmp_path, home)
+        from tests.integration.slurm.conftest import slurmrig
+        missing = slurmrig.missing_requirements()
+        if missing:
+            pytest.skip("the Slurm harness needs deploy/slurmrig.py; missing: " + "; ".join(missing))
+        self.rig = slurmrig.SlurmRig(tmp_path / "slurmrig", nodes=2, gpus_per_node=0)
+        request.addfinalizer(self.rig.down)
+        self.rig.up()
+
+    def training_service(self) -> Dict[str, Any]:
+        return {"platform": "slurm", "reuseMode": self.reuse, **self.rig.config_fields()}
+
+    def kill_agent(self, head: Head, machine: str) -> None:
+        """SIGKILL the login-node agent; the trials are Slurm jobs and keep running."""
+        self.rig.login_run(f"kill -KILL $(cat nni-remote/{head.controller.id}/agent/agent.pid)")
+
+    def leftovers(self, head: Head) -> List[str]:
+        """Jobs of the experiment still in squeue, and its agent processes on the login node."""
+        exp_id = head.controller.id
+        jobs = [line for line in self.rig.squeue("-h", "-o", "%i %j %T").splitlines() if f"nni-{exp_id}-" in line]
+        procs = [line for line in self.rig.login_run(f"ps -u {self.rig.user} -o pid=,args=").splitlines()
+                 if "agent" in line and exp_id in line]
+        return [f"job {j}" for j in jobs] + [f"login node: {p}" for p in procs]
+
+
+class SlurmReuseHarness(SlurmHarness):
+    """The same cluster in reuse mode: worker jobs run trial after trial."""
+
+    reuse = True
+
+
 HARNESSES = [
     pytest.param(FakeHarness, id="fake"),
     pytest.param(LocalHarness, id="local"),
     pytest.param(RemoteHarness, id="remote", marks=pytest.mark.remote),
+    pytest.param(SlurmHarness, id="slurm", marks=pytest.mark.remote),
+    pytest.param(SlurmReuseHarness, id="slurm-reuse", marks=pytest.mark.remote),
 ]
 """Every platform the suite runs against: a new platform is one more line."""
 

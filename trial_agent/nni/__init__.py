@@ -45,6 +45,8 @@ else:
         NoMoreTrialError, dump, get_current_parameter, get_experiment_id, get_next_parameter,
         get_next_parameters, get_sequence_id, get_trial_id, load, report_final_result,
         report_intermediate_result)
-    from nni import utils  # noqa: F401
+    from nni import parameter_expressions, runtime, trial, typehint, utils  # noqa: F401
+    from nni.trace_utils import trace  # noqa: F401
+    from nni.utils import ClassArgsValidator  # noqa: F401
 
     __version__ = "nni-remote-shim"

@@ -2,6 +2,7 @@
 from enum import Enum
 
 from .recoverable import Recoverable
+from .typehint import TrialMetric  # noqa: F401  (NNI 3.0 exports it here)
 
 __all__ = ["AssessResult", "Assessor"]
 

@@ -2,7 +2,10 @@
 
 Same method names and meanings as NNI's ``nni.tuner.Tuner`` (NNI-REFERENCE §5.1).
 """
+import logging  # noqa: F401  (NNI 3.0's module has it)
+
 from .recoverable import Recoverable
+from .typehint import Parameters, SearchSpace, TrialMetric, TrialRecord  # noqa: F401  (NNI 3.0 exports them)
 
 __all__ = ["Tuner"]
 

@@ -13,11 +13,11 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import TunerError
+from ...errors import SearchSpaceError, TunerError
 from ..base import Tuner, scalar_or_none
-from ..search_space import ALL_TYPES, Key, ParamSpec, format_search_space, validate_search_space
+from ..search_space import ALL_TYPES, Key, ParamSpec, format_parameters, format_search_space, validate_search_space
 
-__all__ = ["BuiltinTuner", "check_choice", "check_number", "check_seed", "derive_seed"]
+__all__ = ["BuiltinTuner", "ModelTuner", "check_choice", "check_number", "check_seed", "derive_seed"]
 
 _logger = logging.getLogger("nni_remote.tuning")
 
@@ -129,3 +129,44 @@ class BuiltinTuner(Tuner):
 
     def _imported(self, count: int) -> None:
         """``count`` finished trials were just imported (after the ``_import`` calls)."""
+
+
+class ModelTuner(BuiltinTuner):
+    """Base of the model-based built-ins of NNI's numeric kind (Metis, DNGO).
+
+    Every finished trial, generated or imported, becomes a point
+    ``self._encode(internal)`` with its loss in ``self.xs`` / ``self.losses``.
+    Choice options must be numbers, as NNI requires for these algorithms.
+    """
+
+    allow_nested = False
+    algorithm = "this tuner"
+
+    def __init__(self, optimize_mode: str = "maximize") -> None:
+        super().__init__(optimize_mode)
+        self.xs: list[np.ndarray] = []
+        self.losses: list[float] = []
+
+    def _space_changed(self) -> None:
+        bad = [s.path for s in self.specs.values() if s.type == "choice"
+               and not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in s.values)]
+        if bad:
+            raise SearchSpaceError([(p, f"{self.algorithm} needs numeric choice options (as NNI's "
+                                        f"{self.algorithm}); use another tuner, or give numbers") for p in bad])
+        self.xs, self.losses = [], []
+
+    def _encode(self, internal: dict[Key, Any]) -> np.ndarray:
+        """The model's input for one parameter set (internal values)."""
+        raise NotImplementedError
+
+    def _observe(self, parameter_id: int, parameters: dict[str, Any], loss: float) -> None:
+        self._import(parameters, loss)
+
+    def _import(self, parameters: dict[str, Any], loss: float) -> bool:
+        try:
+            internal = format_parameters(parameters, self.specs)
+        except ValueError:
+            return False
+        self.xs.append(self._encode(internal))
+        self.losses.append(loss)
+        return True

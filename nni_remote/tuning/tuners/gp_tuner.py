@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib.util
+
 import optuna
 
 from ...errors import TunerError
@@ -9,7 +10,6 @@ from ._common import check_choice, check_number
 from ._optuna import OptunaTuner, quiet_optuna
 
 __all__ = ["GpTuner"]
-
 
 
 class GpTuner(OptunaTuner):
@@ -32,8 +32,11 @@ class GpTuner(OptunaTuner):
         if not hasattr(optuna.samplers, "GPSampler"):
             raise TunerError(f"GP needs optuna.samplers.GPSampler (Optuna >= 3.6); found Optuna {optuna.__version__}")
         if missing:
-            raise TunerError(f"GP needs {' and '.join(missing)} on the head node: pip install {' '.join(missing)}")
+            raise TunerError(f"GP needs {' and '.join(missing)}, not installed for the manager's Python; "
+                             "to enable it: pip install 'nni-remote[gp]'")
 
     def _make_sampler(self) -> optuna.samplers.BaseSampler:
         with quiet_optuna():
-            return optuna.samplers.GPSampler(seed=self.sampler_seed, n_startup_trials=self.cold_start_num)
+            # nested choices are sampled independently (GPSampler has no dynamic spaces): expected, not warned
+            return optuna.samplers.GPSampler(seed=self.sampler_seed, n_startup_trials=self.cold_start_num,
+                                             warn_independent_sampling=False)

@@ -102,13 +102,14 @@ class HyperbandTuner(BuiltinTuner):
         n = math.ceil((self.s_max + 1) * self.eta ** s / (s + 1) - _EPS)
         bracket = _Bracket(f"{len(self.brackets) // (self.s_max + 1)}-{s}", s, n, self.R / self.eta ** s, self.eta)
         count, budget = bracket.n_r(0)
-        configs = {}
-        for cfg in range(count):
-            params = deformat_parameters(sample_internal(self.specs, self.rng), self.specs)
-            configs[cfg] = {**params, TRIAL_BUDGET: budget}
+        configs = {cfg: {**self._new_config(budget), TRIAL_BUDGET: budget} for cfg in range(count)}
         bracket.add_rung(configs)
         self.brackets.append(bracket)
         self._queue += [(bracket, 0, cfg, params) for cfg, params in configs.items()]
+
+    def _new_config(self, budget: int) -> dict[str, Any]:
+        """A configuration for a new bracket's first rung: a random one (BOHB overrides this)."""
+        return deformat_parameters(sample_internal(self.specs, self.rng), self.specs)
 
     def _observe(self, parameter_id: int, parameters: dict[str, Any], loss: float) -> None:
         if parameter_id in self._trials:

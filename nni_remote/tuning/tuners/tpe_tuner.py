@@ -30,7 +30,7 @@ import optuna
 from ._common import check_choice, check_number
 from ._optuna import OptunaTuner, quiet_optuna
 
-__all__ = ["DEFAULT_TPE_ARGS", "NNI_TPE_ARGS", "TpeTuner"]
+__all__ = ["DEFAULT_TPE_ARGS", "LegacyTpeTuner", "NNI_TPE_ARGS", "TpeTuner"]
 
 #: NNI's ``tpe_args`` defaults (NNI-REFERENCE §5.5): the valid keys.
 NNI_TPE_ARGS: dict[str, Any] = {"constant_liar_type": "best", "n_startup_jobs": 20, "n_ei_candidates": 24,
@@ -107,3 +107,17 @@ def _nni_weights(linear_forgetting: int) -> Callable[[int], np.ndarray]:
             return np.ones(n)
         return np.concatenate([np.linspace(1.0 / n, 1.0, n - linear_forgetting), np.ones(linear_forgetting)])
     return weights
+
+
+class LegacyTpeTuner(TpeTuner):
+    """NNI's ``TPE_legacy`` (hyperopt's TPE) on the same sampler as ``TPE``, with hyperopt's classArgs.
+
+    ``parallel_optimize`` and ``constant_liar_type`` (``'min'``, ``'max'``,
+    ``'mean'``) are hyperopt's ways to handle running trials; both map to the
+    constant liar of :class:`TpeTuner`.
+    """
+
+    def __init__(self, optimize_mode: str = "minimize", parallel_optimize: bool = False,
+                 constant_liar_type: str = "min", seed: int | None = None) -> None:
+        check_choice("constant_liar_type", constant_liar_type, ("min", "max", "mean"))
+        super().__init__(optimize_mode, seed, {"constant_liar_type": "best" if parallel_optimize else None})

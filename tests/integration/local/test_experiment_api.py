@@ -94,7 +94,7 @@ def test_full_api_on_a_live_experiment(launch, make_config):
 
 def test_public_names_and_run_mode():
     assert sorted(nni_remote.__all__) == sorted([
-        "Experiment", "ExperimentConfig", "LocalConfig", "RemoteConfig", "RemoteMachineConfig",
+        "Experiment", "ExperimentConfig", "LocalConfig", "RemoteConfig", "RemoteMachineConfig", "SlurmConfig",
         "AlgorithmConfig", "RunMode", "TrialJob", "TrialResult", "TrialMetricData"])
     assert RunMode.Detach.value == "detach" and RunMode.Foreground.value == "foreground"
     for name in ("config", "id", "port", "connect", "export_data", "get_all_experiments_metadata",

@@ -17,8 +17,11 @@ import pytest
 
 from nni_remote import Experiment, ExperimentConfig
 from nni_remote.errors import ConfigError
+from nni_remote.tuning import BUILTIN_TUNERS
+from nni_remote.tuning.registry import primary_names
 from tests.conftest import free_port
 from tests.integration.local.conftest import wait_for, wait_status
+from tests.integration.local.real_nni import nni_on_head
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 EXAMPLE = os.path.join(REPO, "examples", "custom_tuner")
@@ -51,19 +54,23 @@ def _missing(module: str) -> bool:
     return importlib.util.find_spec(module) is None
 
 
-BUILTINS = [
-    ("TPE", FLAT, {"seed": 1}),
-    ("Random", FLAT, {"seed": 1}),
-    ("GridSearch", FLAT, {}),
-    ("BatchTuner", {"combine_params": {"_type": "choice", "_value": [{"x": i} for i in range(4)]}}, {}),
-    ("Anneal", FLAT, {"seed": 1}),
-    ("Evolution", FLAT, {"seed": 1, "population_size": 2}),
-    ("Hyperband", FLAT, {"R": 3, "eta": 3, "seed": 1}),
-    pytest.param("CMAES", NUMERIC, {"seed": 1}, marks=pytest.mark.skipif(
-        _missing("cmaes"), reason="CMAES needs the 'cmaes' package (pip install cmaes)")),
-    pytest.param("GP", NUMERIC, {"seed": 1}, marks=pytest.mark.skipif(
-        _missing("torch"), reason="GP uses Optuna's GPSampler, which needs torch (pip install torch)")),
-]
+# Per built-in: the space and classArgs its experiment uses (the default: FLAT, seeded when it takes a seed).
+SPACES = {"Batch": {"combine_params": {"_type": "choice", "_value": [{"x": i} for i in range(4)]}},
+          "CMAES": NUMERIC, "GP": NUMERIC, "DNGO": NUMERIC, "SMAC": NUMERIC}
+ARGS = {"Evolution": {"population_size": 2}, "Hyperband": {"R": 3, "eta": 3}, "BOHB": {"max_budget": 3},
+        "PBT": {"population_size": 2}, "GP": {"cold_start_num": 2}, "Metis": {"cold_start_num": 2},
+        "DNGO": {"trials_per_update": 2, "num_epochs_per_training": 20}}
+
+
+def _case(name: str) -> Any:
+    entry = BUILTIN_TUNERS[name]
+    cls_args = {**ARGS.get(name, {}), **({"seed": 1} if name not in ("GridSearch", "Batch") else {})}
+    missing = [m for m in entry.requires if _missing(m)]
+    marks = [pytest.mark.skipif(bool(missing), reason=f"{name} needs {', '.join(missing)}: {entry.install}")]
+    return pytest.param(name, SPACES.get(name, FLAT), cls_args, marks=marks, id=name)
+
+
+BUILTINS = [_case(name) for name in primary_names(BUILTIN_TUNERS) if not BUILTIN_TUNERS[name].module.startswith("nni.")]
 
 
 @pytest.fixture
@@ -102,9 +109,11 @@ def test_every_builtin_tuner_runs_an_experiment_to_done(launch, trial_dir, name,
         params = params_of(job)
         assert job.finalMetricData and job.finalMetricData[0].data == pytest.approx(
             sum(v for v in params.values() if isinstance(v, (int, float))))
-    if name == "Hyperband":
+    if name in ("Hyperband", "BOHB"):
         assert {params_of(j)["TRIAL_BUDGET"] for j in jobs} <= {1, 3}
-    if name == "BatchTuner":
+    if name == "PBT":
+        assert all(params_of(j)["save_checkpoint_dir"] for j in jobs)
+    if name == "Batch":
         assert [params_of(j) for j in jobs] == [{"x": i} for i in range(4)]
 
 
@@ -113,12 +122,15 @@ def test_unknown_names_fail_start_with_the_valid_ones(make_config, trial_dir):
         Experiment(make_config(tuner={"name": "SuperTPE"})).start(free_port())
     message = str(info.value)
     assert "unknown tuner 'SuperTPE'" in message
-    for name in ("TPE", "Random", "GridSearch", "BatchTuner", "Anneal", "Evolution", "Hyperband"):
+    for name in BUILTIN_TUNERS:
         assert name in message
     with pytest.raises(ConfigError, match="valid assessor names: Medianstop, Curvefitting"):
         Experiment(make_config(assessor={"name": "KLD"})).start(free_port())
-    with pytest.raises(ConfigError, match="does not provide"):
-        Experiment(make_config(tuner={"name": "smac"})).start(free_port())
+    if _missing("smac"):
+        with pytest.raises(ConfigError, match=r"tuner 'SMAC' needs smac.*pip install 'nni-remote\[smac\]'"):
+            Experiment(make_config(tuner={"name": "smac"})).start(free_port())
+    with pytest.raises(ConfigError, match="advisor 'BOHB': unknown classArgs 'R'"):
+        Experiment(make_config(tuner=None, advisor={"name": "BOHB", "class_args": {"R": 3}})).start(free_port())
 
 
 def test_gridsearch_without_max_trial_number_covers_the_grid_once(launch, trial_dir):
@@ -201,26 +213,9 @@ def test_custom_tuner_example_drives_an_experiment(launch, tmp_path):
 NNI_CLASSES = ("nni.algorithms.hpo.tpe_tuner.TpeTuner", "nni.algorithms.hpo.random_tuner.RandomTuner")
 
 
-HEAD_WITH_NNI = os.environ.get("NNI_REMOTE_HEAD_NNI_PYTHON")   # .ci/run: a venv with the wheel and nni 3.0
-
-
-@pytest.mark.skipif(importlib.util.find_spec("nni") is None and not HEAD_WITH_NNI,
-                    reason="the real nni package is not importable by the head's Python (the manager runs there); "
-                           "pip install nni==3.0 next to nni-remote, or set NNI_REMOTE_HEAD_NNI_PYTHON to a Python "
-                           "that has both (.ci/run makes one), to run this")
 @pytest.mark.parametrize("class_name", NNI_CLASSES)
-def test_nni_builtin_class_by_class_name_drives_an_experiment(launch, trial_dir, class_name, request):
-    if importlib.util.find_spec("nni") is None:   # this very test, run by a head Python that has nni
-        import subprocess
-        import sys
-        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "NNI_REMOTE_HEAD_NNI_PYTHON")}
-        done = subprocess.run([HEAD_WITH_NNI, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x",
-                               f"{__file__}::{request.node.name}"], env=env, cwd=os.path.dirname(os.path.dirname(
-                                   os.path.dirname(os.path.dirname(os.path.abspath(__file__))))),
-                              capture_output=True, text=True, timeout=280)
-        sys.stdout.write(done.stdout[-3000:])
-        assert done.returncode == 0 and " passed" in done.stdout, done.stdout[-3000:] + done.stderr[-2000:]
-        return
+def test_nni_builtin_class_by_class_name_drives_an_experiment(launch, trial_dir, class_name, tmp_path, monkeypatch):
+    nni_on_head(monkeypatch, str(tmp_path / "nni-on-head"))
     exp = launch(trial_command="python3 t.py", trial_concurrency=2, max_trial_number=4, search_space=FLAT,
                  tuner={"class_name": class_name, "class_args": {"optimize_mode": "maximize", "seed": 1}},
                  assessor={"class_name": "nni.algorithms.hpo.medianstop_assessor.MedianstopAssessor",

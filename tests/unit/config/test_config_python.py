@@ -15,7 +15,7 @@ from nni_remote.errors import ConfigError
 
 def test_public_surface() -> None:
     assert sorted(config_pkg.__all__) == sorted([
-        "ExperimentConfig", "AlgorithmConfig", "LocalConfig", "RemoteConfig", "RemoteMachineConfig",
+        "ExperimentConfig", "AlgorithmConfig", "LocalConfig", "RemoteConfig", "RemoteMachineConfig", "SlurmConfig",
         "parse_time", "parse_size", "parse_gpu_indices", "SecretBox"])
     for name in config_pkg.__all__:
         assert getattr(config_pkg, name) is not None

@@ -1,7 +1,6 @@
 """The built-in tuners through the manager's contract (create_tuner, generate, results, ends)."""
 from __future__ import annotations
 
-import importlib.util
 import math
 from typing import Any
 
@@ -13,15 +12,10 @@ from hypothesis import strategies as st
 from nni_remote.errors import SearchSpaceError
 from nni_remote.tuning import NoMoreTrialError, NotReady, Tuner, create_tuner
 from nni_remote.tuning.search_space import canonical_key
+from .registry_names import seeded, skip_missing, tuner_names
 from .tuning_spaces import FLAT_SPACE, MIXED_SPACE, in_space
 
-NEEDS = {"CMAES": "cmaes", "CMA-ES": "cmaes", "GP": "torch", "GPTuner": "torch"}
-SEEDED = ["TPE", "Random", "Anneal", "Evolution", "Hyperband", "CMAES", "CMA-ES", "GP", "GPTuner"]
-
-
-def _skip_missing(name: str) -> None:
-    if name in NEEDS and importlib.util.find_spec(NEEDS[name]) is None:
-        pytest.skip(f"{name} needs {NEEDS[name]}")
+_skip_missing = skip_missing
 
 
 def _objective(params: dict[str, Any]) -> float:
@@ -38,10 +32,10 @@ def _drive(tuner: Tuner, n: int, objective: Any = _objective, start: int = 0) ->
     return out
 
 
-@pytest.mark.parametrize("name", ["TPE", "Random", "Anneal", "Evolution", "GridSearch", "CMAES", "GP"])
+@pytest.mark.parametrize("name", tuner_names(nested=True, fast=False))
 def test_each_builtin_generates_20_params_in_a_mixed_space(name: str) -> None:
     _skip_missing(name)
-    tuner = create_tuner({"name": name, "classArgs": {"seed": 3} if name in SEEDED else {}})
+    tuner = create_tuner({"name": name, "classArgs": {"seed": 3} if seeded(name) else {}})
     tuner.update_search_space(MIXED_SPACE)
     for params in _drive(tuner, 20):
         assert in_space(params, MIXED_SPACE), params
@@ -56,7 +50,7 @@ def test_hyperband_generates_20_params_in_a_flat_space() -> None:
         tuner.update_search_space(MIXED_SPACE)
 
 
-@pytest.mark.parametrize("name", ["TPE", "Random", "Anneal", "Evolution", "CMAES"])
+@pytest.mark.parametrize("name", tuner_names(seeded_only=True))
 def test_same_seed_same_sequence(name: str) -> None:
     _skip_missing(name)
     runs = []
@@ -67,12 +61,12 @@ def test_same_seed_same_sequence(name: str) -> None:
     assert runs[0] == runs[1]
 
 
-@pytest.mark.parametrize("name", ["TPE", "Random", "Anneal", "Evolution", "GridSearch", "Hyperband", "CMAES"])
+@pytest.mark.parametrize("name", tuner_names())
 @pytest.mark.parametrize("garbage", [float("nan"), float("inf"), -math.inf, "oops", None, [1], {"x": 1},
                                      {"default": float("nan")}, True])
 def test_garbage_results_never_crash(name: str, garbage: Any) -> None:
     _skip_missing(name)
-    tuner = create_tuner({"name": name, "classArgs": {"seed": 0} if name in SEEDED else {}})
+    tuner = create_tuner({"name": name, "classArgs": {"seed": 0} if seeded(name) else {}})
     tuner.update_search_space(FLAT_SPACE)
     for pid in range(25):
         params = tuner.generate_parameters(pid)

@@ -1,0 +1,61 @@
+"""The real nni 3.0 for tests: its Python (``$NNI_REMOTE_REAL_NNI_PYTHON``, set by ``.ci/run``), its
+``nnictl``, and its package made importable by the manager (the head's Python).
+
+nni lives in its own venv. :func:`nni_on_head` links the packages of that venv
+that the head's Python lacks (nni and its own dependencies) into a folder and
+puts it on ``PYTHONPATH`` for the managers a test starts, so nothing the head
+already has is shadowed. Both must be the same Python version.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from typing import Optional
+
+import pytest
+
+_SKIP_ENTRIES = ("pip", "setuptools", "pkg_resources", "_distutils_hack", "__pycache__")
+
+
+def real_nni_python() -> Optional[str]:
+    candidate = os.environ.get("NNI_REMOTE_REAL_NNI_PYTHON")
+    return candidate if candidate and os.path.exists(candidate) else None
+
+
+def nnictl() -> str:
+    python = real_nni_python()
+    if python is None:
+        pytest.skip("NNI_REMOTE_REAL_NNI_PYTHON is not set: .ci/run installs nni 3.0 in a venv and sets it")
+    path = os.path.join(os.path.dirname(python), "nnictl")
+    if not os.path.exists(path):
+        pytest.skip(f"no nnictl next to {python}")
+    return path
+
+
+def nni_on_head(monkeypatch: pytest.MonkeyPatch, folder: str) -> None:
+    """Make the real ``nni`` importable by managers started after this (or skip, saying why)."""
+    if importlib.util.find_spec("nni") is not None:
+        return
+    python = real_nni_python()
+    if python is None:
+        pytest.skip("the real nni is not importable by the head's Python and NNI_REMOTE_REAL_NNI_PYTHON is not set "
+                    "(.ci/run sets it); pip install nni==3.0 next to nni-remote to run this")
+    info = subprocess.run([python, "-c", "import sys, sysconfig; print(sysconfig.get_paths()['purelib']); "
+                                         "print('%d.%d' % sys.version_info[:2])"],
+                          capture_output=True, text=True, check=True).stdout.split()
+    site, version = info[0], info[1]
+    if version != "%d.%d" % sys.version_info[:2]:
+        pytest.skip(f"the nni venv runs Python {version}, the head {sys.version_info[0]}.{sys.version_info[1]}")
+    os.makedirs(folder, exist_ok=True)
+    for entry in sorted(os.listdir(site)):
+        name = entry[:-3] if entry.endswith(".py") else entry
+        if entry.endswith((".dist-info", ".pth")) or name in _SKIP_ENTRIES or name.endswith(".libs"):
+            continue
+        if not name.isidentifier() or importlib.util.find_spec(name) is None:
+            os.symlink(os.path.join(site, entry), os.path.join(folder, entry))
+    for entry in os.listdir(site):      # compiled wheels keep their shared libraries next to them
+        if entry.endswith(".libs"):
+            os.symlink(os.path.join(site, entry), os.path.join(folder, entry))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [os.environ.get("PYTHONPATH"), folder])))
