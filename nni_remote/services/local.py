@@ -86,7 +86,7 @@ class LocalTrainingService(TrainingService):
             return self._launch_locked(head)
 
     def _launch_locked(self, head: HeadInfo) -> Optional[Exception]:
-        write_head_file(self.agent_dir, head)
+        write_head_file(self.agent_dir, head, self.name)
         if self._running_agent() is not None:
             return None  # re-attach: it re-reads head.json
         pyz = write_agent(os.path.join(self.exp_dir, "agents"))
