@@ -62,7 +62,7 @@ DEFAULT_WORKDIR = "/var/tmp/nni-remote-rig"
 LOGINS = ("password", "passphrase", "key")
 PARTITION_TABLE = "nrrig_partition"
 DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
-HOST_OPTION_KEYS = frozenset({"extra_path_dir", "no_python"})
+HOST_OPTION_KEYS = frozenset({"extra_path_dir", "no_python", "second_user"})
 
 
 class RigError(RuntimeError):
@@ -117,6 +117,8 @@ class RigHost:
     host_path: str = DEFAULT_PATH
     extra_path_dir: Optional[str] = None
     no_python: bool = False
+    second_user: str = ""    # another unix user of the host (an attacker in security tests); "" = none
+    second_uid: int = -1
     sshd_pid: int = 0
     sshd_start: str = ""       # /proc/<pid>/stat field 22 of sshd_pid: a pid alone is not an identity
     launcher_pid: int = 0
@@ -315,7 +317,8 @@ class SshRig:
         default: host 1 password, host 2 passphrase-protected key, the rest plain
         keys. ``host_options[i]`` may hold ``extra_path_dir`` (a directory put first
         on that host's PATH, bind-mounted live, e.g. with a fake ``nvidia-smi``) and
-        ``no_python`` (``python3`` is not on that host's PATH).
+        ``no_python`` (``python3`` is not on that host's PATH) and ``second_user``
+        (another unix user on that host, home 0700, no login: ``run_on(h, cmd, as_second=True)``).
         """
         if self.hosts:
             raise RigError("this rig is already up; create another SshRig for more hosts")
@@ -394,8 +397,9 @@ class SshRig:
         self._save_state()
 
     def run_on(self, host: Union[int, str, RigHost], command: str, *, as_root: bool = False,
-               check: bool = True, timeout: float = 30.0, input: Optional[bytes] = None) -> str:
-        """Run ``command`` with ``sh -c`` on the host, as its user (or root) with its PATH; return stdout.
+               check: bool = True, timeout: float = 30.0, input: Optional[bytes] = None,
+               as_second: bool = False) -> str:
+        """Run ``command`` with ``sh -c`` on the host, as its user (or root, or its second user); return stdout.
 
         Runs in the host's network, mount and PID namespaces (as over SSH, but
         without SSH), so ``ps`` shows the host's processes and ``/tmp`` is the
@@ -403,15 +407,21 @@ class SshRig:
         network namespace is entered.
         """
         h = self.host(host)
+        user, home, uid = h.user, h.home, h.uid
+        if as_second:
+            if not h.second_user:
+                raise RigError(f"{h.name} has no second user: start it with host_options=[{{'second_user': True}}]")
+            user, home, uid = h.second_user, f"/home/{h.second_user}", h.second_uid
         env = {"PATH": h.host_path if not as_root else DEFAULT_PATH + ":/usr/sbin:/sbin",
-               "HOME": h.home if not as_root else "/root", "USER": h.user if not as_root else "root",
-               "LOGNAME": h.user if not as_root else "root", "SHELL": "/bin/bash", "LANG": "C.UTF-8"}
+               "HOME": home if not as_root else "/root", "USER": user if not as_root else "root",
+               "LOGNAME": user if not as_root else "root", "SHELL": "/bin/bash", "LANG": "C.UTF-8"}
         if _sshd_is_ours(h):
             argv = ["nsenter", "-t", str(h.sshd_pid), "-m", "-n", "-p", "--"]
         else:
             argv = ["ip", "netns", "exec", h.netns]
         if not as_root:
-            argv += ["setpriv", f"--reuid={h.uid}", f"--regid={h.gid}", "--init-groups"]
+            gid = h.gid if not as_second else (_getpwnam(user) or (0, 0, 0, uid))[3]
+            argv += ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--init-groups"]
         argv += ["sh", "-c", f"cd \"$HOME\" 2>/dev/null; {command}"]
         try:
             proc = subprocess.run(argv, input=input, capture_output=True, timeout=timeout, env=env,
@@ -534,7 +544,7 @@ class SshRig:
                     home=f"/home/{tag}", login=logins[i - 1], known_hosts=str(self.known_hosts),
                     netns=tag, veth=f"nr{self.run_id}h{i}", state_dir=str(self.state_dir / f"h{i}"),
                     extra_path_dir=str(Path(opt["extra_path_dir"]).resolve()) if opt.get("extra_path_dir") else None,
-                    no_python=bool(opt.get("no_python"))))
+                    no_python=bool(opt.get("no_python")), second_user=f"{tag}x" if opt.get("second_user") else ""))
             self._save_state()
             for h in self.hosts:  # /etc/passwd is shared: under the lock, one at a time
                 _run(["useradd", "-p", "*", "-m", "-d", h.home, "-s", "/bin/bash",
@@ -543,6 +553,8 @@ class SshRig:
                 if pw is None:
                     raise RigError(f"useradd did not create {h.user}")
                 h.uid, h.gid = pw[2], pw[3]
+                if h.second_user:
+                    h.second_uid = _add_marked_user(h.second_user, self.run_id, f"/home/{h.second_user}")
             secret_lines = []
             for h in self.hosts:
                 if h.login == "password":
@@ -738,7 +750,8 @@ class SshRig:
         if pid == os.getpid():
             return False
         try:
-            mine = h.uid > 0 and h.user.startswith(MARK) and os.stat(f"/proc/{pid}").st_uid == h.uid
+            owner = os.stat(f"/proc/{pid}").st_uid
+            mine = h.user.startswith(MARK) and owner > 0 and owner in (h.uid, h.second_uid)
             if not mine:
                 mine = _in_netns(pid, h.netns)
         except OSError:
@@ -779,18 +792,9 @@ class SshRig:
             _run(["ip", "neigh", "del", h.address, "dev", BRIDGE], check=False)
 
     def _remove_user(self, h: RigHost) -> None:
-        pw = _getpwnam(h.user)
-        if pw is None:
-            return
-        if not h.user.startswith(MARK) or not pw[4].startswith(MARK):
-            raise RigError(f"refusing to delete user {h.user}: not marked as the rig's")
-        _run(["userdel", h.user])
-        home = Path(pw[5])
-        if home.parent == Path("/home") and home.name.startswith(MARK):
-            shutil.rmtree(home, ignore_errors=True)
-        with contextlib.suppress(Exception):
-            if _run(["getent", "group", h.user], check=False).returncode == 0:
-                _run(["groupdel", h.user], check=False)
+        for user in (h.user, h.second_user):
+            if user:
+                remove_marked_user(user)
 
     # -------------------------------------------------------- files
 
@@ -813,6 +817,82 @@ class SshRig:
             "    score = (1 - abs(lr - 0.01)) * (0.5 + momentum / 2) * (step + 1) / 5 + random.random() * 0.01\n"
             "    nni.report_intermediate_result(score)\n    time.sleep(0.2)\n"
             "nni.report_final_result(score)\n")
+
+
+def _add_marked_user(user: str, run_id: str, home: str) -> int:
+    """Create a marked unix user (no password, home 0700) and return its uid; caller holds the lock."""
+    _run(["useradd", "-p", "*", "-m", "-d", home, "-s", "/bin/bash", "-c", f"{MARK} {run_id}", "-U", user])
+    pw = _getpwnam(user)
+    if pw is None:
+        raise RigError(f"useradd did not create {user}")
+    os.chmod(home, 0o700)
+    return int(pw[2])
+
+
+def remove_marked_user(user: str) -> None:
+    """Delete a user the rig created (name and GECOS marked), with its home; refuse any other."""
+    pw = _getpwnam(user)
+    if pw is None:
+        return
+    if not user.startswith(MARK) or not pw[4].startswith(MARK):
+        raise RigError(f"refusing to delete user {user}: not marked as the rig's")
+    _run(["userdel", user])
+    home = Path(pw[5])
+    if home.parent == Path("/home") and home.name.startswith(MARK):
+        shutil.rmtree(home, ignore_errors=True)
+    with contextlib.suppress(Exception):
+        if _run(["getent", "group", user], check=False).returncode == 0:
+            _run(["groupdel", user], check=False)
+
+
+@dataclasses.dataclass
+class HeadUser:
+    """Another unix user on the head (the machine itself, not a host): a stranger to the experiment."""
+
+    user: str
+    uid: int
+    gid: int
+    home: str
+
+    def run(self, argv: Sequence[str], *, input: Optional[bytes] = None, timeout: float = 60.0
+            ) -> subprocess.CompletedProcess:
+        """Run ``argv`` as this user (``setpriv``, no capabilities), in its home, with a minimal environment."""
+        env = {"PATH": DEFAULT_PATH, "HOME": self.home, "USER": self.user, "LOGNAME": self.user, "LANG": "C.UTF-8"}
+        return subprocess.run(["setpriv", f"--reuid={self.uid}", f"--regid={self.gid}", "--init-groups", "--"]
+                              + list(argv), input=input, capture_output=True, timeout=timeout, env=env,
+                              cwd=self.home)
+
+
+@contextlib.contextmanager
+def head_user() -> Iterator[HeadUser]:
+    """A marked unix user on the head for the block's duration (removed afterwards, also on failure)."""
+    run_id = secrets.token_hex(3)
+    user = f"{MARK}{run_id}u"
+    home = f"/home/{user}"
+    with _global_lock():
+        uid = _add_marked_user(user, run_id, home)
+    pw = _getpwnam(user)
+    try:
+        yield HeadUser(user, uid, int(pw[3]) if pw else uid, home)
+    finally:
+        deadline = time.monotonic() + 15.0
+        while time.monotonic() < deadline:  # its processes first (by uid: only this user's)
+            pids = [int(e) for e in os.listdir("/proc") if e.isdigit() and _owned_by(int(e), uid)]
+            if not pids:
+                break
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            time.sleep(0.01)
+        with _global_lock():
+            remove_marked_user(user)
+
+
+def _owned_by(pid: int, uid: int) -> bool:
+    try:
+        return os.stat(f"/proc/{pid}").st_uid == uid and _pid_alive(pid)
+    except OSError:
+        return False
 
 
 # ---------------------------------------------------------------- beside Docker

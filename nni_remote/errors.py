@@ -186,6 +186,13 @@ class TrialFileNotFound(NniRemoteError, FileNotFoundError):
     http_status = 404
 
 
+class TrialFileRefused(NniRemoteError):
+    """A trial's file is a symbolic link, a FIFO, a device or a path: it is never served (docs/security.md)."""
+
+    code = "trial_file_refused"
+    http_status = 403
+
+
 class TrialStateError(NniRemoteError):
     """A trial operation does not fit the trial's state (retrying a trial that still runs)."""
 
@@ -258,6 +265,13 @@ class ServiceTimeout(NniRemoteError):
 
     code = "service_timeout"
     http_status = 504
+
+
+class ServiceBusy(NniRemoteError):
+    """Every slot for calls into the training service is taken (slow machines): try again in a moment."""
+
+    code = "service_busy"
+    http_status = 503
 
 
 class ServiceError(NniRemoteError):

@@ -96,7 +96,8 @@ def _announce(exp_dir: str, *lines: str) -> None:
     sys.stdout.write(text)
     sys.stdout.flush()
     try:
-        with open(os.path.join(exp_dir, "log", "experiment.log"), "a", encoding="utf-8") as f:
+        fd = os.open(os.path.join(exp_dir, "log", "experiment.log"), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        with os.fdopen(fd, "a", encoding="utf-8") as f:  # the owner's only, as the whole experiment directory
             f.write(re.sub(r"\?token=[^\s]*", "?token=<in .portal-token>", text))
     except OSError:
         pass

@@ -14,6 +14,16 @@ if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
 
+def lan_address() -> str | None:
+    """A non-loopback IPv4 address of this machine (a client there is not on loopback), or None."""
+    import psutil
+    for addrs in psutil.net_if_addrs().values():
+        for a in addrs:
+            if a.family == socket.AF_INET and not a.address.startswith("127."):
+                return a.address
+    return None
+
+
 def wait_for(predicate: Callable[[], Any], timeout: float = 60.0, interval: float = 0.05, what: str = "") -> Any:
     """Poll until ``predicate()`` is truthy and return it; fail naming ``what`` after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout

@@ -16,6 +16,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     if argv and argv[0] == "extract":
         from trial_agent.tools import main as tools_main
         return tools_main(argv)
+    if argv and argv[0] in ("read", "ls"):
+        from trial_agent.files import main as files_main
+        return files_main(argv)
     if argv and argv[0] == "slurm-worker":
         from trial_agent.slurm_worker import main as worker_main
         return worker_main(argv[1:])

@@ -24,7 +24,7 @@ def safe_members(archive: tarfile.TarFile, dest: str) -> Iterator[tarfile.TarInf
             raise ValueError("unsafe path in code archive: %r" % name)
         if not (member.isfile() or member.isdir()):
             raise ValueError("code archive member %r is not a regular file or directory" % name)
-        member.mode &= 0o755
+        member.mode &= 0o700  # the user's only (docs/security.md): other users of the host read nothing
         yield member
 
 

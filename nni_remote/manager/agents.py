@@ -40,6 +40,7 @@ from nni_remote.errors import MachineStateError as MachineStateError
 from nni_remote.errors import UnknownMachine as UnknownMachine
 from nni_remote.common import cleanup_record
 from nni_remote.manager import cleanup, scheduler
+from nni_remote.manager.agent_trust import owns_run, plausible_time
 from nni_remote.manager.scheduler import Machine
 from nni_remote.manager.store import Store, now_ms
 from nni_remote.manager.trial_book import TrialBook
@@ -365,11 +366,12 @@ class AgentHub:
             self._start(placement.machine, trial, placement.gpus)
 
     # -- agent protocol ------------------------------------------------------
-    def poll(self, body: dict[str, Any]) -> dict[str, Any]:
-        name = body.get("machine")
+    def poll(self, body: dict[str, Any], machine: str) -> dict[str, Any]:
+        """One agent's long-poll (``machine``: the machine its credential belongs to; the body names it too)."""
+        name = machine
         wait = min(float(body.get("wait") or 0), POLL_WAIT_MAX)
         with self.c.lock:
-            m = self.machines.get(name)  # type: ignore[arg-type]
+            m = self.machines.get(name)
             if m is None:
                 raise UnknownMachine(f"unknown machine {name!r}")
             if body.get("epoch") == self.epoch:
@@ -433,24 +435,40 @@ class AgentHub:
                 "working_dir": paths.working_dir, "trial_dir": paths.trial_dir,
                 "gpus": trial.gpus if attempt == trial.attempt else gpus}
 
-    def events(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Store a batch of agent events in one transaction: deliveries and metrics by ``executemany``."""
+    def events(self, body: dict[str, Any], machine: str) -> dict[str, Any]:
+        """Store a batch of events sent by ``machine``'s agent in one transaction (exactly once per run
+        and sequence number; deliveries and metrics by ``executemany``).
+
+        Only runs placed on ``machine`` are considered: events for another
+        machine's trial are acknowledged (so they are not re-sent) and stored
+        nowhere, and they never claim that run's sequence numbers.
+        """
         acked: dict[str, int] = {}
         metrics: list[dict[str, Any]] = []
         with self.c.lock, self.c.store.transaction():
             by_run = self.c.book.by_run()
             by_run.update({attempt_id(t, t.spare["attempt"]): t for t in self.c.trials.values() if t.spare})
-            for rid, events in (body.get("trials") or {}).items():
+            trials = body.get("trials")
+            for rid, events in (trials.items() if isinstance(trials, dict) else ()):
                 trial = by_run.get(rid)
-                events = sorted(events, key=lambda e: int(e.get("seq", 0)))
-                seqs = [int(e.get("seq", 0)) for e in events]
+                spare = trial.spare if trial is not None and rid == spare_id(trial) else None
+                mine = spare["machine"] == machine if spare is not None else owns_run(trial, machine)
+                if not mine and trial is not None:
+                    log.warning("machine %s sent events for trial %s, which runs on %s: ignored", machine, rid,
+                                trial.machine)
+                events = sorted((e for e in events if isinstance(e, dict)) if isinstance(events, list) else (),
+                                key=_seq)
+                seqs = [_seq(e) for e in events]
+                acked[rid] = max(seqs) + 1 if seqs else 0
+                if trial is None or not mine:
+                    continue  # an unknown run or another machine's: stored nothing
                 new = self.c.store.first_deliveries(rid, seqs)
                 for seq, event in zip(seqs, events):
                     if seq not in new:
                         continue
                     new.discard(seq)  # a seq twice in one batch counts once
-                    if trial is None or trial.status in TERMINAL:
-                        continue  # an abandoned attempt or an unknown run: stored nothing
+                    if trial.status in TERMINAL:
+                        continue  # an abandoned attempt: stored nothing
                     if trial.spare is not None and rid == spare_id(trial):
                         trial.spare["held"].append(event)   # counts only if the spare wins
                         if _deciding(event):
@@ -462,7 +480,6 @@ class AgentHub:
                     if trial.spare is not None and _deciding(event):
                         self._cancel_spare(trial)             # the original finished first
                     self._apply(trial, event, metrics)
-                acked[rid] = max(seqs) + 1 if seqs else 0
             self._flush(metrics)
         return {"acked": acked}
 
@@ -477,7 +494,9 @@ class AgentHub:
         if kind == EVENT_END:
             self._flush(metrics)  # the trial's metrics are stored before its end
         if kind == EVENT_STATUS and event.get("status") == "RUNNING":
-            self.c.on_trial_running(trial, event.get("pid"), int(event.get("time") or now_ms()))
+            when = plausible_time(event.get("time"), not_before=trial.submit_time, what="start", trial_id=trial.id)
+            pid = event.get("pid")
+            self.c.on_trial_running(trial, pid if isinstance(pid, int) and not isinstance(pid, bool) else None, when)
         elif kind == EVENT_METRIC:
             decoded = _metric_record(trial, event)
             if decoded is not None:
@@ -491,6 +510,9 @@ class AgentHub:
         elif kind == EVENT_END and event.get("requeue") and not trial.kill_reason:
             self.requeue(trial, str(event["requeue"]))  # lost with its node or preempted: the next attempt
         elif kind == EVENT_END:
+            start = trial.start_time if trial.start_time is not None else trial.submit_time
+            event = dict(event, time=plausible_time(event.get("time"), not_before=start, what="end",
+                                                    trial_id=trial.id))
             self.c.on_trial_end(trial, event)
 
     # -- health: the two clocks --------------------------------------------------
@@ -622,6 +644,13 @@ class AgentHub:
                                          cleaned=[m for m in self.machines if m not in failures])
             if data:
                 self.c.errors.append(cleanup_record.describe(data))
+
+
+def _seq(event: dict[str, Any]) -> int:
+    try:
+        return max(int(event.get("seq", 0)), 0)
+    except (TypeError, ValueError):
+        return 0
 
 
 _REST_KEYS = (("timestamp", "timestamp"), ("trial_id", "trialJobId"), ("parameter_id", "parameterId"),

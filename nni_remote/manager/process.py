@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import secrets
 import signal
 import sys
 import threading
@@ -20,6 +19,8 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from nni_remote.common import registry, tokens
 from nni_remote.errors import ConfigError, ExperimentConflict, NniRemoteError, TunerError
+from nni_remote.manager import listeners
+from nni_remote.manager.agent_trust import MachineCredentials
 from nni_remote.manager.controller import Controller
 from nni_remote.manager.service_gate import ServiceGate
 from nni_remote.manager.store import Store
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from nni_remote.config import ExperimentConfig
 
 log = logging.getLogger("nni_remote.manager")
+REST_THREADS = 32
 
 
 def make_service(config: "ExperimentConfig", exp_dir: str, exp_id: str) -> TrainingService:
@@ -45,7 +47,7 @@ class ManagerProcess:
 
     def __init__(self, *, exp_id: str, experiments_dir: str, action: str, port: int, host: str = "127.0.0.1",
                  foreground: bool = False, extra_hosts: Optional[list[str]] = None, agents: int = 0,
-                 log_level: str = "info") -> None:
+                 log_level: str = "info", agent_port: int = 0) -> None:
         self.exp_id = exp_id
         self.exp_dir = os.path.join(experiments_dir, exp_id)
         self.action = action
@@ -53,17 +55,18 @@ class ManagerProcess:
         self.host = host
         self.extra_hosts = [h for h in (extra_hosts or []) if h and h != host]
         self.agents = agents
-        self.agent_token = secrets.token_urlsafe(32)
+        self.credentials = MachineCredentials()       # one agent credential per machine
         self.controller: Optional[Controller] = None
         self.service_gate = ServiceGate(None, self.exp_dir)
         self._lock = threading.Lock()
-        for sub in ("log", "db", "checkpoint", "trials"):
-            os.makedirs(os.path.join(self.exp_dir, sub), exist_ok=True)
+        make_private(self.exp_dir, ("log", "db", "checkpoint", "trials"))
         _setup_logging(os.path.join(self.exp_dir, "log", "nnimanager.log"), foreground, log_level)
-        from nni_remote.server import access  # portal/REST token when listening beyond loopback
-        self.portal_token = access.setup_token([host] + self.extra_hosts, self.exp_dir)
+        from nni_remote.server import access  # the REST/portal token (server/access.py)
+        self.portal_token: str = access.setup_token([host] + self.extra_hosts, self.exp_dir)
         self.store = Store(os.path.join(self.exp_dir, "db", "nni.sqlite"))
         self._server: Any = None
+        self._agent_sockets = listeners.bind_agent_sockets(listeners.agent_addresses(self.extra_hosts), agent_port)
+        self.agent_port: int = self._agent_sockets[0].getsockname()[1]
         if action in ("resume", "view"):
             self._load_from_store()
 
@@ -107,7 +110,8 @@ class ManagerProcess:
     def _build(self, config: "ExperimentConfig", config_json: dict[str, Any]) -> None:
         service = None if self.action == "view" else make_service(config, self.exp_dir, self.exp_id)
         self.service_gate = ServiceGate(service, self.exp_dir)
-        head = HeadInfo(url=f"http://127.0.0.1:{self.port}", token=self.agent_token, local_port=self.port)
+        head = HeadInfo(url=f"http://127.0.0.1:{self.agent_port}", local_port=self.agent_port,
+                        credential=self.credentials.token_for)
         ctl = Controller(exp_id=self.exp_id, exp_dir=self.exp_dir, config=config, config_json=config_json,
                          store=self.store, service=service, action=self.action, head=head,
                          registry_update=lambda **kw: registry.update_entry(self.exp_id, **kw))
@@ -141,12 +145,19 @@ class ManagerProcess:
         os._exit(0)
 
     def threads(self) -> int:
-        """WSGI threads: each agent's long-poll holds one, REST clients need the rest."""
+        """Agent-listener threads: each agent's long-poll holds one (REST has its own pool)."""
         return 16 + max(64, self.agents, self._known_machines())
 
     def _known_machines(self) -> int:
         ctl = self.controller
         return len(ctl.service.machines()) if ctl is not None and ctl.service is not None else 0
+
+    def start_agent_listener(self) -> Any:
+        """Serve the agent routes on their own port (bound at start), in a thread; returns the server."""
+        from nni_remote.server import create_agent_app
+        server = listeners.agent_server(create_agent_app(self), self._agent_sockets, self.threads())
+        threading.Thread(target=listeners.run_quietly, args=(server,), name="agent-listener", daemon=True).start()
+        return server
 
     def serve(self) -> None:
         import waitress
@@ -154,8 +165,7 @@ class ManagerProcess:
         app = create_app(self)
         try:
             listen = " ".join(f"{h}:{self.port}" for h in [self.host] + self.extra_hosts)
-            self._server = waitress.create_server(app, listen=listen,
-                                                  threads=self.threads(), channel_timeout=60,
+            self._server = waitress.create_server(app, listen=listen, threads=REST_THREADS, channel_timeout=60,
                                                   connection_limit=1000, ident="nni-remote")
         except OSError as exc:
             log.error("cannot listen on %s:%d: %s", self.host, self.port, exc)
@@ -163,14 +173,35 @@ class ManagerProcess:
             sys.exit(2)
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: threading.Thread(target=self.shutdown_soon, daemon=True).start())
-        log.info("manager of %s listening on %s:%d (%s)", self.exp_id, self.host, self.port, self.action)
-        if self.portal_token:
-            from nni_remote.server import access
+        self.start_agent_listener()
+        log.info("manager of %s listening on %s:%d (%s); agents on port %d", self.exp_id, self.host, self.port,
+                 self.action, self.agent_port)
+        from nni_remote.server import access
+        if access.needs_token_always([self.host] + self.extra_hosts):
+            # stdout is the starting user's own (a terminal, or log/nnictl_stdout.log: 0600 in a 0700 dir)
             urls = tokens.portal_urls([self.host] + self.extra_hosts, self.port, self.portal_token)
             log.info("web portal and REST need the access token (in %s): %s",
                      os.path.join(self.exp_dir, access.TOKEN_FILE), "  ".join(u.split("?")[0] for u in urls))
             print("Web portal (access token required):\n    " + "\n    ".join(urls), flush=True)
         self._server.run()
+
+
+def make_private(exp_dir: str, subdirs: tuple[str, ...]) -> None:
+    """Everything the manager writes is its user's only: umask 077, the experiment tree 0700, logs 0600.
+
+    The launcher may have created ``log/`` and its first files before this
+    process started; they are tightened here, before anything secret is written.
+    """
+    os.umask(0o077)
+    for sub in ("",) + subdirs:
+        path = os.path.join(exp_dir, sub)
+        os.makedirs(path, mode=0o700, exist_ok=True)
+        os.chmod(path, 0o700)
+    log_dir = os.path.join(exp_dir, "log")
+    for name in os.listdir(log_dir):
+        path = os.path.join(log_dir, name)
+        if os.path.isfile(path) and not os.path.islink(path):
+            os.chmod(path, 0o600)
 
 
 _LEVELS = {"fatal": logging.CRITICAL, "critical": logging.CRITICAL, "error": logging.ERROR,
@@ -222,6 +253,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--agents", type=int, default=0, help="number of machines (sizes the thread pool)")
     parser.add_argument("--also-listen", action="append", default=[],
                         help="another address to listen on (remote agents in direct mode reach nni_manager_ip)")
+    parser.add_argument("--agent-port", type=int, default=int(os.environ.get("NNI_REMOTE_AGENT_PORT") or 0),
+                        help="port of the agent listener (default: $NNI_REMOTE_AGENT_PORT, else any free port)")
     args = parser.parse_args(argv)
     if args.action == "cleanup":
         from nni_remote.manager.cleanup import retry_pending
@@ -231,7 +264,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     try:
         proc = ManagerProcess(exp_id=args.experiment_id, experiments_dir=args.experiments_directory,
                               action=args.action, port=args.port, host=args.host, foreground=args.foreground, log_level=args.log_level,
-                              extra_hosts=args.also_listen, agents=args.agents)
+                              extra_hosts=args.also_listen, agents=args.agents, agent_port=args.agent_port)
     except NniRemoteError as exc:
         sys.stderr.write(f"nni-remote manager: {exc}\n")
         return 2

@@ -6,21 +6,26 @@ wait on that unbounded, so routes reach the service only through
 :class:`ServiceGate`: the call runs on a small pool of the gate's own threads
 and the request gets :class:`~nni_remote.errors.ServiceTimeout` (HTTP 504)
 when the deadline passes. The abandoned call finishes (or times out inside
-the service) on its pool thread.
+the service) on its pool thread. While every pool thread is busy, a new call
+is answered :class:`~nni_remote.errors.ServiceBusy` (HTTP 503) at once instead
+of queueing, so slow or malicious machines can never park the request threads
+(docs/security.md, "Trial files").
 """
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, Callable, Optional, TypeVar
 
-from nni_remote.errors import ServiceError, ServiceTimeout, TrialFileNotFound
+from nni_remote.errors import ServiceBusy, ServiceError, ServiceTimeout, TrialFileNotFound
 from nni_remote.services.base import FileChunk, TrainingService, TrialFile, list_local_dir, read_local_chunk
 
 T = TypeVar("T")
 MAX_TRIAL_FILE = 16 * 1024 * 1024
 DEADLINE = float(os.environ.get("NNI_REMOTE_SERVICE_DEADLINE", "30"))
+SLOTS = 8
 
 
 class ServiceGate:
@@ -30,11 +35,20 @@ class ServiceGate:
         self.service = service
         self.exp_dir = exp_dir
         self.deadline = deadline
-        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="service-call")
+        self._pool = ThreadPoolExecutor(max_workers=SLOTS, thread_name_prefix="service-call")
+        self._slots = threading.BoundedSemaphore(SLOTS)
 
     def call(self, what: str, fn: Callable[..., T], *args: Any, deadline: Optional[float] = None) -> T:
-        """``fn(*args)`` on a pool thread; ServiceTimeout after the deadline."""
-        future = self._pool.submit(fn, *args)
+        """``fn(*args)`` on a pool thread; ServiceTimeout after the deadline, ServiceBusy when no thread is free."""
+        if not self._slots.acquire(blocking=False):
+            raise ServiceBusy(f"{what}: {SLOTS} calls into the training service are already waiting for "
+                              "slow machines; try again in a moment")
+        try:
+            future = self._pool.submit(fn, *args)
+        except BaseException:
+            self._slots.release()
+            raise
+        future.add_done_callback(lambda _: self._slots.release())
         try:
             return future.result(timeout=self.deadline if deadline is None else deadline)
         except FutureTimeout:
@@ -71,8 +85,7 @@ class ServiceGate:
         """A trial's whole file (up to 16 MiB)."""
         try:
             if self.service is None:
-                with open(os.path.join(self._viewed_dir(trial_id), name), "rb") as f:
-                    return f.read(MAX_TRIAL_FILE)
+                return read_local_chunk(os.path.join(self._viewed_dir(trial_id), name), MAX_TRIAL_FILE, 0).data
             return self.call(f"reading {name!r} of trial {trial_id}", self.service.read_trial_file,
                              machine, trial_id, name, MAX_TRIAL_FILE)
         except FileNotFoundError:

@@ -52,5 +52,3 @@ def validate_update(update_type: str, params: Any, builtin_tuner: bool = True) -
         from nni_remote.tuning import validate_search_space
         validate_search_space(value)
     return key, value
-
-

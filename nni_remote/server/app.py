@@ -1,13 +1,18 @@
-"""The Flask app factory: NNI's REST API, nni-remote's extra routes, the agent routes, logs and the portal."""
+"""The Flask app factory: NNI's REST API, nni-remote's extra routes, logs and the portal.
+
+The agent routes have their own app and listener (server/agent.py): they are never served here.
+"""
 from __future__ import annotations
 
 import gzip
 import os
 from typing import Any
 
-from flask import Flask, Response, request, send_from_directory
+from flask import Flask, Response, request
 
-from nni_remote.server import access, agent, errors, extra, insights, portal, rest
+from nni_remote.server import access, errors, extra, insights, portal, rest
+from nni_remote.services.base import read_local_chunk, safe_file_name
+from trial_agent.files import MAX_READ
 
 GZIP_MIN_BYTES = 16 * 1024
 CORS_HEADERS = {"Access-Control-Allow-Headers": "Origin, X-Requested-With, Content-Type, Accept",
@@ -40,7 +45,6 @@ def create_app(manager: Any) -> Flask:
     app.register_blueprint(rest.bp, url_prefix="/api/v1/nni")
     app.register_blueprint(extra.bp, url_prefix="/api/v1/nni-remote")
     app.register_blueprint(insights.bp, url_prefix="/api/v1/nni-remote/insights")
-    app.register_blueprint(agent.bp, url_prefix="/api/agent/v1")
     app.register_blueprint(portal.bp)
 
     @app.after_request
@@ -50,6 +54,13 @@ def create_app(manager: Any) -> Flask:
 
     @app.get("/logs/<path:name>")
     def logs(name: str) -> Response:
-        return send_from_directory(os.path.join(manager.exp_dir, "log"), name, mimetype="text/plain")
+        """The last 16 MiB of one of the manager's log files, by the same safe reader as trial files."""
+        if not safe_file_name(name):
+            return Response(f"{name!r} is not a log file name", status=404, mimetype="text/plain")
+        try:
+            return Response(read_local_chunk(os.path.join(manager.exp_dir, "log", name), MAX_READ).data,
+                            mimetype="text/plain")
+        except FileNotFoundError:
+            return Response(f"no log file {name!r}", status=404, mimetype="text/plain")
 
     return app

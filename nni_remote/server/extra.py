@@ -161,7 +161,7 @@ def _local_dir(trial: Trial) -> Optional[str]:
 
 @bp.get("/trials/<trial_id>/files")
 def trial_files(trial_id: str) -> Response:
-    """The files of a trial's directory (on its machine), with sizes where they are known."""
+    """The regular files of a trial's directory (on its machine), with sizes (links and FIFOs left out)."""
     snap = controller().snapshot(trial_id=trial_id)
     trial = snap.trial(trial_id)
     machine, log_path = trial.machine, trial.log_path
@@ -186,7 +186,8 @@ def trial_tail(trial_id: str, name: str) -> Response:
     With ``offset``, up to ``bytes`` bytes from that offset instead (to follow a
     growing file: pass the ``size`` of the previous answer).
     A file the trial has not written yet answers 200 with ``exists: false`` (the
-    portal polls this while the trial runs); an unknown trial is a 404.
+    portal polls this while the trial runs); an unknown trial is a 404; a link,
+    FIFO or other non-regular file is refused with 403 (``trial_agent/files.py``).
     """
     try:
         size = min(max(int(request.args.get("bytes", TAIL_DEFAULT)), 1), TAIL_MAX)

@@ -329,9 +329,6 @@ def insights_paths(t: str) -> dict[str, Any]:
 
 
 def other_paths() -> dict[str, Any]:
-    agent: list[dict[str, list[str]]] = [{"agentToken": []}]
-    agent_op = {"200": json_body(OBJECT), "401": err("missing or wrong agent token"),
-                "503": err("the experiment is not running yet")}
     return {
         "/": {"get": op("the web portal (single page)", {200: {"description": "HTML",
                                                                 "content": {"text/html": {"schema": STR}}}},
@@ -344,10 +341,6 @@ def other_paths() -> dict[str, Any]:
         "/logs/{name}": {"parameters": [path_param("name", "nnimanager.log and the other files of <exp>/log")],
                          "get": op("a manager log file", {200: text("the log"), 404: {"description": "no such log"}},
                                    tag="nni")},
-        "/api/agent/v1/poll": {"post": {**op("agent long-poll for commands (agent protocol)", {}, tag="agent",
-                                             body=OBJECT, security=agent), "responses": agent_op}},
-        "/api/agent/v1/events": {"post": {**op("agent pushes trial events (agent protocol)", {}, tag="agent",
-                                               body=OBJECT, security=agent), "responses": agent_op}},
     }
 
 
@@ -357,20 +350,20 @@ def document() -> dict[str, Any]:
     return {
         "openapi": "3.0.3",
         "info": {"title": "nni-remote manager", "version": VERSION,
-                 "description": __doc__.split("\n\n", 1)[1].strip() + "\n\nWhen the manager listens beyond "
-                 "loopback every route except check-status needs the access token (bearer, ?token= or the "
-                 "cookie the portal sets)."},
+                 "description": __doc__.split("\n\n", 1)[1].strip() + "\n\nEvery route except check-status "
+                 "needs the access token (bearer, ?token= or the cookie the portal sets), unless the client is "
+                 "the manager's own unix user on loopback. The agent protocol has a listener of its own and is "
+                 "not part of this API (docs/security.md)."},
         "paths": {**nni_paths(), **our_paths(), **other_paths()},
         "components": {
             "schemas": SCHEMAS,
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer", "description": "the portal token"},
                 "tokenQuery": {"type": "apiKey", "in": "query", "name": "token"},
-                "agentToken": {"type": "http", "scheme": "bearer", "description": "the experiment's agent token"},
             },
         },
         "security": [{}, {"bearer": []}, {"tokenQuery": []}],
         "tags": [{"name": "nni", "description": "NNI's REST API (NNI-REFERENCE §3)"},
                  {"name": "nni-remote", "description": "what the portal and the CLI need beyond NNI's API"},
-                 {"name": "portal"}, {"name": "agent", "description": "agents only; their own token"}],
+                 {"name": "portal"}],
     }

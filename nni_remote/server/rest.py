@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any, Iterator
 
-from flask import Blueprint, Response, current_app, request, stream_with_context
+from flask import Blueprint, Response, current_app, g, request, stream_with_context
 
 from nni_remote import compact_json
 from nni_remote.common import registry
@@ -60,7 +60,8 @@ def check_status() -> Response:
     if ctl is None:
         return Response("INITIALIZING", mimetype="text/plain")
     status, errors = ctl.status_snapshot()
-    return json_response({"status": status, "errors": errors})
+    # host and user names appear in errors: only for callers the access guard let in (server/access.py)
+    return json_response({"status": status, "errors": errors if g.get("authorized") else []})
 
 
 @bp.get("/experiment")
@@ -233,6 +234,7 @@ _FILE_ALIASES = {"stdout": "trial.stdout", "stderr": "trial.stderr"}
 
 @bp.get("/trial-file/<trial_id>/<path:name>")
 def trial_file(trial_id: str, name: str) -> Response:
+    """A trial's file (first 16 MiB): regular files only, never through a link (``trial_agent/files.py``)."""
     machine = controller().snapshot(trial_id=trial_id).trial(trial_id).machine
     if machine is None or not safe_file_name(name):
         raise TrialFileNotFound(f"trial {trial_id} has no file {name!r} (it has not started, or the name is invalid)")

@@ -48,7 +48,10 @@ from __future__ import annotations
 import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Optional
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Optional
+
+from nni_remote.errors import TrialFileRefused
+from trial_agent.files import MAX_READ, UnsafeFile, list_files, read_range
 
 if TYPE_CHECKING:
     from nni_remote.config.experiment import ExperimentConfig
@@ -73,11 +76,16 @@ class MachineSpec:
 
 @dataclass
 class HeadInfo:
-    """How agents reach the manager."""
+    """How agents reach the manager: its agent listener (never the REST API), and each machine's credential.
 
-    url: str                              # as seen from the machine (tunnel or direct)
-    token: str
-    local_port: int = 0                   # the manager's port on the head
+    Tunnels and direct connections lead to ``local_port``, the agent listener's
+    port; ``credential(name)`` is the bearer token of that machine alone
+    (docs/security.md, "The agent endpoint"): write it to that machine only.
+    """
+
+    url: str                              # the agent listener as a local agent reaches it
+    local_port: int                       # the agent listener's port on the head
+    credential: Callable[[str], str]      # machine name -> its own token
     extras: dict[str, Any] = field(default_factory=dict)
 
 
@@ -141,7 +149,7 @@ class TrainingService(ABC):
     def tail_trial_file(self, machine: str, trial_id: str, name: str, size: int,
                         start: Optional[int] = None) -> FileChunk:
         """``size`` bytes from ``start``, or the last ``size`` bytes when ``start`` is None."""
-        whole = self.read_trial_file(machine, trial_id, name, 16 * 1024 * 1024)
+        whole = self.read_trial_file(machine, trial_id, name, MAX_READ)
         total = len(whole)
         begin = max(total - size, 0) if start is None else min(start, total)
         return FileChunk(whole[begin:begin + size], total, begin)
@@ -180,19 +188,24 @@ def safe_file_name(name: str) -> bool:
 
 
 def list_local_dir(directory: str) -> list[TrialFile]:
-    """The regular, non-hidden files of a directory on this machine, by name ([] if it does not exist)."""
+    """The regular, non-hidden files of a directory on this machine ([] if it does not exist); links left out."""
     try:
-        entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        return [TrialFile(f["name"], f["size"]) for f in list_files(directory)]
     except FileNotFoundError:
         return []
-    return [TrialFile(e.name, e.stat().st_size) for e in entries if e.is_file() and not e.name.startswith(".")]
+    except UnsafeFile as exc:
+        raise TrialFileRefused(str(exc)) from None
 
 
 def read_local_chunk(path: str, size: int, start: Optional[int] = None) -> FileChunk:
-    """The last ``size`` bytes of a local file, or ``size`` bytes from ``start``."""
-    with open(path, "rb") as f:
-        f.seek(0, os.SEEK_END)
-        total = f.tell()
-        begin = max(total - size, 0) if start is None else min(start, total)
-        f.seek(begin)
-        return FileChunk(f.read(size), total, begin)
+    """The last ``size`` bytes of a local file, or ``size`` bytes from ``start``.
+
+    Read by :func:`trial_agent.files.read_range` (docs/security.md, "Trial files"):
+    ``O_NOFOLLOW`` relative to the directory, regular files only, never blocking,
+    bounded; a link, FIFO or device raises :class:`~nni_remote.errors.TrialFileRefused`.
+    """
+    try:
+        data, total, begin = read_range(os.path.dirname(path), os.path.basename(path), size, start)
+    except UnsafeFile as exc:
+        raise TrialFileRefused(str(exc)) from None
+    return FileChunk(data, total, begin)

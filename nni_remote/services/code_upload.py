@@ -1,8 +1,14 @@
-"""Packing the trial code directory for upload: ``.nniignore``, limits, a stable hash.
+"""Packing the trial code directory for upload: ``.nniignore``, limits, secrets kept home, a stable hash.
 
 The archive's hash covers paths, modes and contents only (not timestamps), so
 an unchanged directory always hashes the same and a machine that already holds
 it is not sent it again — across resumes and across experiments.
+
+Nothing secret leaves the head (docs/security.md): an experiment config file
+(YAML/JSON naming a ``trainingService``; the quick-start layout keeps it in the
+code directory) and any file containing one of the configured secrets
+(passwords, key passphrases) are left out, each named in a warning that says
+to list it in ``.nniignore``.
 """
 from __future__ import annotations
 
@@ -26,6 +32,21 @@ class CodePackage:
     digest: str          # sha256 of (path, mode, content) of every file
     files: int
     size: int
+    skipped: list[tuple[str, str]]   # (relative path, why it was kept on the head)
+
+
+MIN_SECRET = 4                       # shorter secrets would match everywhere; they are not searched for
+CONFIG_SUFFIXES = (".yml", ".yaml", ".json")
+CONFIG_MARKERS = (b"trainingService", b"training_service")
+
+
+def _kept_home(rel: str, content: bytes, secrets: list[bytes]) -> str | None:
+    """Why this file must not be uploaded, or None."""
+    if rel.lower().endswith(CONFIG_SUFFIXES) and any(m in content for m in CONFIG_MARKERS):
+        return "it is an experiment config (it names the machines and their logins)"
+    if any(s in content for s in secrets):
+        return "it contains a password or passphrase of the experiment's config"
+    return None
 
 
 def _read_ignore(root: str) -> list[str]:
@@ -56,8 +77,10 @@ def ignored(relpath: str, is_dir: bool, patterns: list[str]) -> bool:
     return result
 
 
-def pack_code(root: str) -> CodePackage:
-    """Pack ``root`` honouring its ``.nniignore``; raise ConfigError above the limits."""
+def pack_code(root: str, secrets: tuple[str, ...] = ()) -> CodePackage:
+    """Pack ``root`` honouring its ``.nniignore``, leaving secrets home; raise ConfigError above the limits."""
+    needles = [s.encode() for s in secrets if s and len(s) >= MIN_SECRET]
+    skipped: list[tuple[str, str]] = []
     patterns = _read_ignore(root)
     entries: list[tuple[str, str]] = []
     total = 0
@@ -88,9 +111,13 @@ def pack_code(root: str) -> CodePackage:
             mode = 0o755 if os.access(full, os.X_OK) else 0o644
             with open(full, "rb") as f:
                 content = f.read()
+            why = _kept_home(rel, content, needles)
+            if why is not None:
+                skipped.append((rel, why))
+                continue
             digest.update(rel.encode() + b"\0" + str(mode).encode() + b"\0")
             digest.update(hashlib.sha256(content).digest())
             info = tarfile.TarInfo(rel)
             info.size, info.mode, info.mtime = len(content), mode, 0
             tar.addfile(info, io.BytesIO(content))
-    return CodePackage(buf.getvalue(), digest.hexdigest(), len(entries), total)
+    return CodePackage(buf.getvalue(), digest.hexdigest(), len(entries) - len(skipped), total, skipped)

@@ -32,14 +32,14 @@ if TYPE_CHECKING:
 MACHINE = "local"
 
 
-def write_head_file(agent_dir: str, head: HeadInfo) -> None:
-    """Tell an agent where the head is (mode 0600: the token is in it)."""
+def write_head_file(agent_dir: str, head: HeadInfo, machine: str = MACHINE) -> None:
+    """Tell ``machine``'s agent where the head is (mode 0600: that machine's credential is in it)."""
     os.makedirs(agent_dir, mode=0o700, exist_ok=True)
     path = os.path.join(agent_dir, "head.json")
     tmp = path + ".tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
-        json.dump({"url": head.url, "token": head.token}, f)
+        json.dump({"url": head.url, "token": head.credential(machine)}, f)
     os.replace(tmp, path)
 
 
@@ -87,7 +87,7 @@ class LocalTrainingService(TrainingService):
             return self._launch_locked(head)
 
     def _launch_locked(self, head: HeadInfo) -> Optional[Exception]:
-        write_head_file(self.agent_dir, head)
+        write_head_file(self.agent_dir, head, self.name)
         try:
             os.unlink(os.path.join(self.agent_dir, STOPPED))  # a resumed experiment's agent may start again
         except FileNotFoundError:
@@ -114,18 +114,15 @@ class LocalTrainingService(TrainingService):
         return TrialPaths(self.code_dir, os.path.join(self.exp_dir, "trials", trial_id))
 
     def _file(self, machine: str, trial_id: str, name: str) -> str:
-        directory = os.path.realpath(self.trial_paths(machine, trial_id).trial_dir)
-        path = os.path.realpath(os.path.join(directory, name))
-        if not safe_file_name(name) or os.path.dirname(path) != directory:
+        if not safe_file_name(name):
             raise FileNotFoundError(name)
-        return path
+        return os.path.join(self.trial_paths(machine, trial_id).trial_dir, name)
 
     def list_trial_files(self, machine: str, trial_id: str) -> list[TrialFile]:
         return list_local_dir(self.trial_paths(machine, trial_id).trial_dir)
 
     def read_trial_file(self, machine: str, trial_id: str, name: str, max_bytes: int) -> bytes:
-        with open(self._file(machine, trial_id, name), "rb") as f:
-            return f.read(max_bytes)
+        return read_local_chunk(self._file(machine, trial_id, name), max_bytes, 0).data
 
     def tail_trial_file(self, machine: str, trial_id: str, name: str, size: int,
                         start: Optional[int] = None) -> FileChunk:

@@ -10,13 +10,17 @@ resumed experiment) is kept and just told the new head.
 
 By default the agent reaches the manager through an SSH reverse tunnel to the
 head's loopback, so workers need no route to the head; with ``nni_manager_ip``
-it connects to ``http://<nni_manager_ip>:<port>`` directly.
+it connects to ``http://<nni_manager_ip>:<agent port>`` directly. Either way it
+reaches the manager's agent listener only (never the REST API or the portal),
+with a credential of its machine alone (docs/security.md).
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import logging
+import os
 import posixpath
 import shlex
 import threading
@@ -25,8 +29,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Optional, cast
 
 from nni_remote.config.training_service import RemoteConfig, RemoteMachineConfig
-from nni_remote.errors import SshError
-from nni_remote.services.base import HeadInfo, MachineSpec, TrainingService, TrialFile, TrialPaths, safe_file_name
+from nni_remote.errors import SshError, TrialFileRefused
+from nni_remote.services.base import (FileChunk, HeadInfo, MachineSpec, TrainingService, TrialFile, TrialPaths,
+                                      safe_file_name)
 from nni_remote.services.bundle import agent_zipapp
 from nni_remote.services.code_upload import CodePackage, pack_code
 from nni_remote.services.platforms import register_platform
@@ -38,6 +43,7 @@ if TYPE_CHECKING:  # the SSH layer (paramiko) is imported when a service is buil
 STOPPED_MARK = "stopped"          # trial_agent/cleanup.py: an agent that sees it ends its trials
 
 log = logging.getLogger("nni_remote.remote")
+FILE_TIMEOUT = 10.0          # a trial file read on a host (the request already waits behind service_gate)
 
 
 @dataclass
@@ -173,29 +179,48 @@ class RemoteTrainingService(TrainingService):
         base = rm.exp_dir(self.exp_id)
         return TrialPaths(posixpath.join(base, "code"), posixpath.join(base, "trials", trial_id))
 
-    def read_trial_file(self, machine: str, trial_id: str, name: str, max_bytes: int) -> bytes:
-        if not safe_file_name(name):
-            raise FileNotFoundError(name)
+    def _agent_tool(self, machine: str, args: list[str]) -> dict[str, Any]:
+        """Run ``agent.pyz <args>`` on the machine (``trial_agent/files.py``) within FILE_TIMEOUT seconds."""
         rm = self.machines_by_name[machine]
-        path = posixpath.join(self.trial_paths(machine, trial_id).trial_dir, name)
-        return rm.conn.get_bytes(path, max_bytes)
-
-    def list_trial_files(self, machine: str, trial_id: str) -> list[TrialFile]:
-        """Name and size of each regular file in a trial's directory on its host."""
-        rm = self.machines_by_name[machine]
-        directory = shlex.quote(self.trial_paths(machine, trial_id).trial_dir)
+        if not rm.home:
+            raise OSError(f"{machine} has not been reached yet")
+        pyz = posixpath.join(rm.cache, f"agent-{agent_zipapp()[1][:16]}.pyz")
+        command = _path_prefix(rm.config.python_path) + "python3 " + " ".join(shlex.quote(a) for a in [pyz] + args)
         try:
-            result = rm.conn.run(f"cd {directory} 2>/dev/null || exit 0; for f in *; do [ -f \"$f\" ] && "
-                                 "printf '%s\\t%s\\n' \"$(stat -c %s -- \"$f\")\" \"$f\"; done; exit 0",
-                                 timeout=15, check=False)
+            result = rm.conn.run(command, timeout=FILE_TIMEOUT, check=False)
+            reply = json.loads(result.stdout or "{}")
         except SshError as exc:
             raise OSError(str(exc)) from None
-        files = []
-        for line in result.stdout.splitlines():
-            size, _, name = line.partition("\t")
-            if name and size.isdigit():
-                files.append(TrialFile(name, int(size)))
-        return files
+        except ValueError:
+            raise OSError(f"{machine}: unreadable answer from the agent's file reader: {result.stderr[-300:]}") from None
+        error = reply.get("error")
+        if error == "missing":
+            raise FileNotFoundError(args[2] if args[0] == "read" else args[1])
+        if error == "unsafe":
+            raise TrialFileRefused(f"{machine}: {reply.get('message', 'refused')}")
+        if error:
+            raise OSError(reply.get("message") or error)
+        return dict(reply)
+
+    def tail_trial_file(self, machine: str, trial_id: str, name: str, size: int,
+                        start: Optional[int] = None) -> FileChunk:
+        """Read on the host with the same safe reader as local mode (regular files only, never a link, bounded)."""
+        if not safe_file_name(name):
+            raise FileNotFoundError(name)
+        reply = self._agent_tool(machine, ["read", self.trial_paths(machine, trial_id).trial_dir, name,
+                                           str(int(size)), "tail" if start is None else str(int(start))])
+        return FileChunk(base64.b64decode(reply["data"]), int(reply["size"]), int(reply["offset"]))
+
+    def read_trial_file(self, machine: str, trial_id: str, name: str, max_bytes: int) -> bytes:
+        return self.tail_trial_file(machine, trial_id, name, max_bytes, 0).data
+
+    def list_trial_files(self, machine: str, trial_id: str) -> list[TrialFile]:
+        """Name and size of each regular file in a trial's directory on its host (links and FIFOs left out)."""
+        try:
+            reply = self._agent_tool(machine, ["ls", self.trial_paths(machine, trial_id).trial_dir])
+        except FileNotFoundError:
+            return []
+        return [TrialFile(str(f["name"]), int(f["size"])) for f in reply.get("files") or []]
 
     def describe(self, name: str) -> dict[str, Any]:
         rm = self.machines_by_name[name]
@@ -255,8 +280,22 @@ class RemoteTrainingService(TrainingService):
     def _code_package(self) -> CodePackage:
         with self._code_lock:
             if self._code is None:
-                self._code = pack_code(self.code_dir)
+                self._code = pack_code(self.code_dir, self._secrets())
+                for rel, why in self._code.skipped:
+                    log.warning("%s was not uploaded to the machines: %s. Trials do not need it; list it in "
+                                "%s to silence this warning", os.path.join(self.code_dir, rel), why,
+                                os.path.join(self.code_dir, ".nniignore"))
             return self._code
+
+    def _secrets(self) -> tuple[str, ...]:
+        """Every password and key passphrase of the machine list (never uploaded, see code_upload.py)."""
+        found = []
+        for m in (rm.config for rm in self.machines_by_name.values()):
+            for secret in (getattr(m, "password", None), getattr(m, "ssh_passphrase", None)):
+                value: Any = getattr(secret, "get_secret_value", lambda: secret)()
+                if value:
+                    found.append(str(value))
+        return tuple(found)
 
     def _launch_one(self, rm: RemoteMachine, head: HeadInfo) -> Optional[Exception]:
         with rm.lock:
@@ -288,7 +327,7 @@ class RemoteTrainingService(TrainingService):
         agent_dir = posixpath.join(exp, "agent")
         q = shlex.quote
         made = conn.run(f"umask 077; mkdir -p {q(rm.cache)} {q(agent_dir)} {q(exp)}/trials && "
-                        f"rm -f {q(agent_dir)}/{STOPPED_MARK}", timeout=20, check=False)
+                        f"chmod 700 {q(rm.cache)} {q(rm.base)} {q(exp)} && rm -f {q(agent_dir)}/{STOPPED_MARK}", timeout=20, check=False)
         if made.exit_code != 0:
             raise SshError(rm.name, f"cannot create {rm.cache} and {exp}: "
                                     f"{(made.stderr.strip().splitlines() or ['mkdir failed'])[-1]} (is the home writable?)")
@@ -298,7 +337,7 @@ class RemoteTrainingService(TrainingService):
         rm.facts["uploads"] = uploads
         log.info("%s: uploaded %d file(s) (code %s: %d files)", rm.name, uploads, code.digest[:12], code.files)
         prefix = _path_prefix(rm.config.python_path)
-        state = conn.run(f"{prefix}python3 {q(rm.pyz)} extract {q(tarball)} {q(exp)}/code {q(code.digest)} && "
+        state = conn.run(f"umask 077; {prefix}python3 {q(rm.pyz)} extract {q(tarball)} {q(exp)}/code {q(code.digest)} && "
                          f"{{ python3 {q(rm.pyz)} alive --dir {q(agent_dir)} && echo agent-alive; exit 0; }}",
                          timeout=120)
         self._write_head(rm, head, agent_dir)
@@ -307,7 +346,7 @@ class RemoteTrainingService(TrainingService):
             return
         # The whole background job has its fds redirected before anything runs, so nothing it
         # starts can hold the SSH channel open (TESTING.md gotcha 8).
-        conn.run(f"( cd {q(agent_dir)} && {prefix}exec setsid nohup python3 {q(rm.pyz)} --dir {q(agent_dir)} "
+        conn.run(f"umask 077; ( cd {q(agent_dir)} && {prefix}exec setsid nohup python3 {q(rm.pyz)} --dir {q(agent_dir)} "
                  f"--machine {q(rm.name)} ) >>{q(agent_dir)}/agent.log 2>&1 </dev/null & "
                  f"echo $! >{q(agent_dir)}/launch.pid; exit 0", timeout=20)
 
@@ -338,18 +377,20 @@ class RemoteTrainingService(TrainingService):
         return 1
 
     def _write_head(self, rm: RemoteMachine, head: HeadInfo, agent_dir: str) -> None:
+        """Write the machine's own credential and the agent listener's URL (a tunnel leads only there)."""
+        token = head.credential(rm.name)
         if self.direct_ip:
             url = f"http://{self.direct_ip}:{head.local_port}"
         else:
             def rebind(port: int) -> None:
                 rm.tunnel_port = port
-                self._put_head(rm, head.token, f"http://127.0.0.1:{port}", agent_dir)
+                self._put_head(rm, token, f"http://127.0.0.1:{port}", agent_dir)
             if rm.tunnel_port:
                 rm.conn.cancel_forward(rm.tunnel_port)  # re-request it on the same port
             rm.tunnel_port = rm.conn.forward_remote("127.0.0.1", rm.tunnel_port, "127.0.0.1", head.local_port,
                                                     on_rebind=rebind)
             url = f"http://127.0.0.1:{rm.tunnel_port}"
-        self._put_head(rm, head.token, url, agent_dir)
+        self._put_head(rm, token, url, agent_dir)
 
     @staticmethod
     def _put_head(rm: RemoteMachine, token: str, url: str, agent_dir: str) -> None:

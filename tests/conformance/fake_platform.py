@@ -95,7 +95,7 @@ class FakeTrainingService(TrainingService):
     def launch_machine(self, name: str, head: HeadInfo) -> Optional[Exception]:
         from trial_agent.agent import Agent
         agent_dir = self._agent_dir(name)
-        write_head_file(agent_dir, head)
+        write_head_file(agent_dir, head, name)
         with _LOCK:
             if self._stopped:
                 return RuntimeError("not launched: the experiment is stopping")

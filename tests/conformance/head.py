@@ -35,6 +35,7 @@ class Head:
         self._closing = False
         self._serving = threading.Thread(target=self._serve, name="head-http", daemon=True)
         self._serving.start()
+        self.agents = self.mp.start_agent_listener()
         self.mp.accept_config(config)
         self.stopped = False
 
@@ -94,6 +95,7 @@ class Head:
         finally:
             self._closing = True
             self.server.close()
+            self.agents.close()
             self._serving.join(timeout=10)
             self.mp.service_gate.close()
             self.mp.store.close()

@@ -23,7 +23,7 @@ def test_the_agent_type_checks():
     files = [os.path.join("trial_agent", f) for f in ("__main__.py", "agent.py", "gpu.py", "metrics.py",
                                                       "protocol.py", "runner.py", "tools.py", "slurm_jobs.py",
                                                       "slurm_runner.py", "slurm_pool.py", "slurm_worker.py",
-                                                      "procid.py", "cleanup.py")]
+                                                      "procid.py", "cleanup.py", "files.py")]
     result = subprocess.run([sys.executable, "-m", "mypy", "--disallow-untyped-defs", *files], cwd=ROOT,
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -125,10 +125,14 @@ def test_missing_trial_command_fails_with_stderr(launch):
     assert "no-such-command-xyz" in text and "not found" in text
 
 
-def test_agent_routes_need_the_token(launch):
+def test_agent_routes_need_the_machine_credential(launch, make_config):
     exp = launch(max_trial_number=1, trial_concurrency=1)
     wait_status(exp, "DONE")
-    base = f"http://127.0.0.1:{exp.port}/api/agent/v1"
+    exp_dir = os.path.join(make_config().experiment_working_directory, exp.id)
+    with open(os.path.join(exp_dir, "agents", "local", "head.json")) as f:
+        head = json.load(f)
+    base = head["url"] + "/api/agent/v1"
+    assert not head["url"].endswith(f":{exp.port}")                    # the agent listener has its own port
     before = exp.get_job_metrics()
     event = {"machine": "local", "trials": {exp.list_trial_jobs()[0].trialJobId: [
         {"seq": 99, "type": "metric", "metric": json.dumps({"type": "PERIODICAL", "sequence": 9, "value": "1"})}]}}
@@ -136,4 +140,10 @@ def test_agent_routes_need_the_token(launch):
         assert requests.post(f"{base}/events", json=event, headers=headers, timeout=5).status_code == 401
         assert requests.post(f"{base}/poll", json={"machine": "local"}, headers=headers,
                              timeout=5).status_code == 401
+    mine = {"Authorization": f"Bearer {head['token']}"}
+    assert requests.post(f"{base}/poll", json={"machine": "other", "wait": 0}, headers=mine,
+                         timeout=5).status_code == 403                  # its credential names one machine
+    assert requests.get(head["url"] + "/api/v1/nni/experiment", timeout=5).status_code == 404   # no REST there
+    rest = f"http://127.0.0.1:{exp.port}/api/agent/v1/events"          # and no agent routes on the REST port
+    assert requests.post(rest, json=event, headers=mine, timeout=5).status_code == 404
     assert exp.get_job_metrics() == before

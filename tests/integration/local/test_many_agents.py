@@ -1,4 +1,4 @@
-"""A manager stays responsive to REST while 64 agents are parked in long-polls."""
+"""A manager stays responsive to REST while 64 agents are parked in long-polls on its agent listener."""
 from __future__ import annotations
 
 import threading
@@ -7,6 +7,7 @@ import requests
 import waitress
 
 from nni_remote.manager import process
+from nni_remote.manager.listeners import run_quietly
 from nni_remote.server import create_app
 from nni_remote.services.base import HeadInfo, MachineSpec, TrainingService, TrialPaths
 from tests.conftest import free_port
@@ -43,10 +44,11 @@ def test_rest_answers_while_64_agents_long_poll(tmp_path, code_dir, isolated_hom
     monkeypatch.setattr(process, "make_service", lambda *a: SilentMachines(*a))
     port = free_port()
     mp = process.ManagerProcess(exp_id="many64", experiments_dir=str(tmp_path / "exps"), action="create", port=port)
-    server = waitress.create_server(create_app(mp), host="127.0.0.1", port=port, threads=mp.threads())
-    serving = threading.Thread(target=server.run, daemon=True)
-    serving.start()
+    server = waitress.create_server(create_app(mp), host="127.0.0.1", port=port, threads=32)
+    agents_server = mp.start_agent_listener()
+    threading.Thread(target=run_quietly, args=(server,), daemon=True).start()
     base = f"http://127.0.0.1:{port}"
+    agent_base = f"http://127.0.0.1:{mp.agent_port}"
     config = {"trialCommand": "true", "trialCodeDirectory": str(code_dir), "trialConcurrency": 1,
               "maxTrialNumber": 1, "searchSpace": {"x": {"_type": "uniform", "_value": [0, 1]}},
               "tuner": {"name": "Random"}, "trainingService": {"platform": "local"}}
@@ -56,10 +58,10 @@ def test_rest_answers_while_64_agents_long_poll(tmp_path, code_dir, isolated_hom
 
     def agent(i: int) -> None:
         session = requests.Session()
-        headers = {"Authorization": f"Bearer {mp.agent_token}"}
+        headers = {"Authorization": f"Bearer {mp.credentials.token_for(f'm{i}')}"}
         epoch, ack = None, 0
         while not stop.is_set():
-            reply = session.post(f"{base}/api/agent/v1/poll", headers=headers, timeout=30,
+            reply = session.post(f"{agent_base}/api/agent/v1/poll", headers=headers, timeout=30,
                                  json={"machine": f"m{i}", "boot": f"b{i}", "epoch": epoch, "ack": ack,
                                        "trials": {}, "wait": 10}).json()
             epoch = reply["epoch"]
@@ -84,4 +86,5 @@ def test_rest_answers_while_64_agents_long_poll(tmp_path, code_dir, isolated_hom
         for t in agents:
             t.join(timeout=30)
         server.close()
+        agents_server.close()
         mp.store.close()

@@ -19,7 +19,7 @@ import pytest
 import requests
 
 from nni_remote import Experiment
-from tests.conftest import free_port
+from tests.conftest import free_port, lan_address
 from tests.integration.portal import kit
 from tests.integration.portal.kit import live  # noqa: F401  (the module's live kit experiment)
 
@@ -145,7 +145,9 @@ def test_nni_quirks_and_deliberate_improvements(live):
     bad = call("PUT", "/api/v1/nni/experiment?update_type=MAX_TRIAL_NUM", json={"params": {"maxTrialNumber": "abc"}})
     assert bad.status_code == 400 and "maxTrialNumber" in bad.json()["error"]         # NNI stored "abc"
     assert call("PUT", "/api/v1/nni/experiment?update_type=BOGUS", json={"params": {}}).status_code == 400
-    assert call("PUT", "/api/v1/nni/experiment", data="{not json").status_code == 400
+    assert call("PUT", "/api/v1/nni/experiment", data="{not json",
+                headers={"Content-Type": "application/json"}).status_code == 400
+    assert call("PUT", "/api/v1/nni/experiment", data="{}").status_code == 403   # a body must be JSON
     assert call("PUT", "/api/v1/nni/experiment/cluster-metadata", json={}).status_code == 200
     assert call("PUT", "/api/v1/nni/experiment/cluster-metadata", json={"k": 1}).status_code == 400
     assert call("POST", "/api/v1/nni/tensorboard", json={}).status_code == 400
@@ -245,9 +247,12 @@ def _run_manager(tmp_path, host: str) -> tuple[subprocess.Popen, int, str]:
 def test_token_when_listening_beyond_loopback(tmp_path, make_config, isolated_home):
     from nni_remote.client import RestClient
     from nni_remote.manager import registry
-    proc, port, exp_dir = _run_manager(tmp_path, "0.0.0.0")      # bound everywhere; we only use 127.0.0.1
+    lan = lan_address()
+    if lan is None:
+        pytest.skip("this machine has no non-loopback IPv4 address to reach the manager from")
+    proc, port, exp_dir = _run_manager(tmp_path, "0.0.0.0")      # bound everywhere
     try:
-        base = f"http://127.0.0.1:{port}"
+        base = f"http://{lan}:{port}"                              # a client off loopback
         kit.wait_for(lambda: _answers(base + "/api/v1/nni/check-status"), what="the manager")
         token_file = os.path.join(exp_dir, ".portal-token")
         assert oct(os.stat(token_file).st_mode & 0o777) == "0o600"
@@ -273,10 +278,12 @@ def test_token_when_listening_beyond_loopback(tmp_path, make_config, isolated_ho
         assert browser.get(base + "/").status_code == 200
         assert browser.get(base + "/api/v1/nni-remote/overview").json()["trialConcurrency"] == 3
         assert requests.get(base + "/api/v1/nni-remote/openapi.json").status_code == 401
+        local = f"http://127.0.0.1:{port}"                                    # the owner on loopback: no token
+        assert requests.get(local + "/api/v1/nni-remote/openapi.json").status_code == 200
         registry.update_entry("tokentest", port=port, logDir=str(tmp_path / "exps"), pid=proc.pid)
-        assert RestClient(port).get("experiment")["id"] == "tokentest"          # the local client finds it
-        kit.wait_for(lambda: requests.get(base + "/api/v1/nni/check-status").json()["status"] == "DONE",
-                     what="the experiment's one trial")
+        assert RestClient(port).get("experiment")["id"] == "tokentest"
+        kit.wait_for(lambda: requests.get(base + "/api/v1/nni/check-status", headers=bearer).json()["status"]
+                     == "DONE", what="the experiment's one trial")
         requests.delete(base + "/api/v1/nni/experiment", headers=bearer)
         out, _ = proc.communicate(timeout=30)
         assert f"http://127.0.0.1:{port}/?token={token}" in out                  # printed Jupyter-style
@@ -286,13 +293,13 @@ def test_token_when_listening_beyond_loopback(tmp_path, make_config, isolated_ho
             proc.wait()
 
 
-def test_no_token_on_loopback(tmp_path, isolated_home):
+def test_owner_needs_no_token_on_loopback(tmp_path, isolated_home):
     proc, port, exp_dir = _run_manager(tmp_path, "127.0.0.1")
     try:
         base = f"http://127.0.0.1:{port}"
         kit.wait_for(lambda: _answers(base + "/api/v1/nni/check-status"), what="the manager")
         assert requests.get(base + "/").status_code == 200
-        assert not os.path.exists(os.path.join(exp_dir, ".portal-token"))
+        assert oct(os.stat(os.path.join(exp_dir, ".portal-token")).st_mode & 0o777) == "0o600"
     finally:
         proc.kill()
         proc.wait()

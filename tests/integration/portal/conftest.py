@@ -1,8 +1,10 @@
 """Portal fixtures: one live experiment (see kit.py) and one headless Chromium page for the module."""
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -13,9 +15,9 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-c
                  "--disable-dev-shm-usage"]
 
 
-@pytest.fixture(scope="module")
-def browser():
-    """Debian's chromium driven by Playwright (skipped, saying why, when either is missing)."""
+@contextlib.contextmanager
+def chromium_launcher() -> Iterator[Callable[..., Any]]:
+    """``launch(*extra_args)`` of Debian's chromium under Playwright (skips, saying why, when either is missing)."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
@@ -23,7 +25,15 @@ def browser():
     if not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)):
         pytest.skip(f"no chromium at {CHROMIUM}: apt-get install chromium (or set NNI_REMOTE_CHROMIUM)")
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield lambda *extra: p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS + list(extra),
+                                               headless=True)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's chromium driven by Playwright (skipped, saying why, when either is missing)."""
+    with chromium_launcher() as launch:
+        b = launch()
         try:
             yield b
         finally:

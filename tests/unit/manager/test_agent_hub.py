@@ -49,7 +49,7 @@ def ctl(tmp_path, isolated_home):
     store = Store(str(tmp_path / "db.sqlite"))
     c = Controller(exp_id="hub1", exp_dir=str(tmp_path), config=config, config_json=config.to_json(),
                    store=store, service=TwoMachines(config, str(tmp_path), "hub1"), action="create",
-                   head=HeadInfo("http://127.0.0.1:1", "tok"))
+                   head=HeadInfo("http://127.0.0.1:1", 1, credential=lambda name: f"tok-{name}"))
     c.tuner = TunerHost(config.tuner, None)
     c.hub.setup_machines()
     yield c
@@ -57,7 +57,7 @@ def ctl(tmp_path, isolated_home):
 
 
 def poll(ctl: Controller, machine: str, **body: Any) -> dict[str, Any]:
-    return ctl.hub.poll({"machine": machine, "boot": body.pop("boot", "b1"), "wait": 0, **body})
+    return ctl.hub.poll({"machine": machine, "boot": body.pop("boot", "b1"), "wait": 0, **body}, machine)
 
 
 def submit_and_place(ctl: Controller, n: int) -> list[Any]:
@@ -89,12 +89,16 @@ def test_events_are_applied_exactly_once(ctl):
     rid = trial.id
     metric = json.dumps({"type": "FINAL", "value": json.dumps({"default": 0.5}), "sequence": 0,
                          "parameter_id": trial.parameter_id})
-    events = [{"seq": 0, "type": "status", "status": "RUNNING", "pid": 42, "time": 1000},
+    t0 = trial.submit_time
+    events = [{"seq": 0, "type": "status", "status": "RUNNING", "pid": 42, "time": t0 + 1000},
               {"seq": 1, "type": "metric", "metric": metric},
-              {"seq": 2, "type": "end", "exit_code": 0, "time": 2000}]
-    assert ctl.hub.events({"trials": {rid: events}}) == {"acked": {rid: 3}}
-    assert ctl.hub.events({"trials": {rid: events}}) == {"acked": {rid: 3}}  # delivered again: ignored
-    assert trial.status == "SUCCEEDED" and trial.pid == 42 and trial.end_time == 2000
+              {"seq": 2, "type": "end", "exit_code": 0, "time": t0 + 2000}]
+    other = "m2" if trial.machine == "m1" else "m1"
+    assert ctl.hub.events({"trials": {rid: events}}, other) == {"acked": {rid: 3}}  # another machine's: ignored
+    assert trial.status == "WAITING" or trial.status == "RUNNING" and trial.pid is None
+    assert ctl.hub.events({"trials": {rid: events}}, trial.machine) == {"acked": {rid: 3}}
+    assert ctl.hub.events({"trials": {rid: events}}, trial.machine) == {"acked": {rid: 3}}  # again: ignored
+    assert trial.status == "SUCCEEDED" and trial.pid == 42 and trial.end_time == t0 + 2000
     finals = ctl.store.metrics(kind="FINAL")
     assert len(finals) == 1 and json.loads(json.loads(finals[0]["data"])) == {"default": 0.5}
 

@@ -21,9 +21,10 @@ def trial(seq: int, final, status: str = "SUCCEEDED", **params):
 def client(params: dict, trials: list):
     snap = SimpleNamespace(params=params, id="exp1", trials=tuple(sorted(trials, key=lambda t: t.seq)))
     ctl = SimpleNamespace(snapshot=lambda trials=True: snap)
-    manager = SimpleNamespace(exp_id="exp1", exp_dir="/nonexistent", port=1, controller=ctl, portal_token=None,
-                              agent_token="t")
-    return create_app(manager).test_client()
+    manager = SimpleNamespace(exp_id="exp1", exp_dir="/nonexistent", port=1, controller=ctl, portal_token="t")
+    test_client = create_app(manager).test_client()
+    test_client.environ_base["HTTP_AUTHORIZATION"] = "Bearer t"  # no socket here: the access token it is
+    return test_client
 
 
 REMOTE = dict(trial_command="python3 t.py", trial_code_directory=".", trial_concurrency=1,

@@ -35,9 +35,10 @@ def app(tmp_path):
     snap = SimpleNamespace(params={}, id="exp1", trials=trials, has_service=False, machine=lambda name: None)
     snap.trial = lambda tid: next(t for t in trials if t.id == tid)
     ctl = SimpleNamespace(snapshot=lambda trials=True, trial_id=None: snap, store=store)
-    manager = SimpleNamespace(exp_id="exp1", exp_dir=str(tmp_path), port=1, controller=ctl, portal_token=None,
-                              agent_token="t")
-    yield create_app(manager).test_client()
+    manager = SimpleNamespace(exp_id="exp1", exp_dir=str(tmp_path), port=1, controller=ctl, portal_token="t")
+    test_client = create_app(manager).test_client()
+    test_client.environ_base["HTTP_AUTHORIZATION"] = "Bearer t"  # no socket here: the access token it is
+    yield test_client
     store.close()
 
 
