@@ -306,7 +306,8 @@ class Controller:
             params, pid, customized = trial.parameters, trial.parameter_id, trial.source != "algorithm"
             tuner = self.tuner
             tuner.post(lambda: tuner.result(pid, params, value, trial.id, customized))
-        elif self.tuner.assessor is not None and trial.id not in self._assess_pending:
+        elif (self.tuner.assessor is not None or self.tuner.advisor is not None) \
+                and trial.id not in self._assess_pending:
             self._assess_pending.add(trial.id)  # one assessment covers every metric that arrives before it runs
             self.tuner.post(lambda: self._assess(trial))
         self.wake.notify_all()

@@ -136,7 +136,7 @@ def trial_jobs() -> Response:
     status = request.args.get("status")
     cache = current_app.extensions.setdefault("nni_remote.job_text", {})
     texts = [_job_text(t, cache) for t in controller().snapshot().trials if status is None or t.status == status]
-    return Response("[" + ", ".join(texts) + "]", mimetype="application/json")
+    return Response("[" + ",".join(texts) + "]", mimetype="application/json")
 
 
 def _job_text(trial: Any, cache: dict[str, tuple[tuple[Any, ...], str]]) -> str:
@@ -147,7 +147,7 @@ def _job_text(trial: Any, cache: dict[str, tuple[tuple[Any, ...], str]]) -> str:
     hit = cache.get(trial.id)
     if hit is not None and hit[0] == key:
         return hit[1]
-    text = json.dumps(trial.job_info())
+    text = compact_json.dumps(trial.job_info())
     cache[trial.id] = (key, text)
     return text
 
@@ -192,7 +192,7 @@ def _stream_metrics(chunks: Iterator[list[tuple[Any, ...]]]) -> Iterator[str]:
     first = True
     yield "["
     for rows in chunks:
-        text = json.dumps([dict(zip(_METRIC_KEYS, row)) for row in rows])[1:-1]
+        text = compact_json.dumps([dict(zip(_METRIC_KEYS, row)) for row in rows])[1:-1]
         if text:
             yield text if first else "," + text
             first = False

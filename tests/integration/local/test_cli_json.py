@@ -145,7 +145,8 @@ def test_every_verb_prints_only_json(code_dir, tmp_path, isolated_home):
     assert "--yes" in refused["error"] and os.path.isdir(directory)
     assert js("experiment", "delete", "jsonexp", "--yes") == {"deleted": ["jsonexp"], "hosts": {}}
     assert not os.path.exists(directory)
-    untried = leaf_commands() - tried - {"algo list", "algo show", "algo register", "algo unregister"}
+    untried = leaf_commands() - tried - {"algo list", "algo show", "algo register", "algo unregister", "algo reg",
+                                         "algo unreg"}
     assert not untried, f"verbs never run with --json: {sorted(untried)}"
 
 
