@@ -236,6 +236,13 @@ class SlurmRig:
     # ------------------------------------------------------------ bring-up
 
     def _up(self) -> None:
+        old_umask = os.umask(0o022)   # munge and slurm users must traverse what is made here, whatever the caller's
+        try:
+            self._bring_up()
+        finally:
+            os.umask(old_umask)
+
+    def _bring_up(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.workdir, 0o700)
         self.ssh.up(1 + self.nodes, logins=["key"] * (1 + self.nodes))

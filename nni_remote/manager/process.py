@@ -187,12 +187,11 @@ class ManagerProcess:
 
 
 def make_private(exp_dir: str, subdirs: tuple[str, ...]) -> None:
-    """Everything the manager writes is its user's only: umask 077, the experiment tree 0700, logs 0600.
+    """The experiment tree 0700, logs 0600 (the manager process runs with umask 077, set by :func:`main`).
 
     The launcher may have created ``log/`` and its first files before this
     process started; they are tightened here, before anything secret is written.
     """
-    os.umask(0o077)
     for sub in ("",) + subdirs:
         path = os.path.join(exp_dir, sub)
         os.makedirs(path, mode=0o700, exist_ok=True)
@@ -256,6 +255,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--agent-port", type=int, default=int(os.environ.get("NNI_REMOTE_AGENT_PORT") or 0),
                         help="port of the agent listener (default: $NNI_REMOTE_AGENT_PORT, else any free port)")
     args = parser.parse_args(argv)
+    os.umask(0o077)   # everything this process and its local agent and trials write is its user's only
     if args.action == "cleanup":
         from nni_remote.manager.cleanup import retry_pending
         exp_dir = os.path.join(args.experiments_directory, args.experiment_id)
