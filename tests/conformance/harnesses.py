@@ -140,7 +140,9 @@ class SlurmHarness(Harness):
 
     def kill_agent(self, head: Head, machine: str) -> None:
         """SIGKILL the login-node agent; the trials are Slurm jobs and keep running."""
-        self.rig.login_run(f"kill -KILL $(cat nni-remote/{head.controller.id}/agent/agent.pid)")
+        path = f"nni-remote/{head.controller.id}/agent/agent.pid"   # {"pid", "start", "boot"}
+        pid = json.loads(self.rig.login_run(f"cat {path}"))["pid"]
+        self.rig.login_run(f"kill -KILL {int(pid)}")
 
     def leftovers(self, head: Head) -> List[str]:
         """Jobs of the experiment still in squeue, and its agent processes on the login node."""
