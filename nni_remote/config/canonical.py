@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import yaml
 
@@ -72,12 +72,15 @@ def _positive(value: Optional[int], path: str, canon: Canon) -> None:
         canon.error(path, f"must be an integer > 0, got {describe(value)}")
 
 
-def check_duration(value: Any, path: str, canon: Canon) -> None:
-    """Record an error at ``path`` unless ``value`` is unset or a duration > 0 ('30m', 3600)."""
+def check_duration(value: Any, path: str, canon: Canon, parse: Callable[[Any], float] = parse_time) -> None:
+    """Record an error at ``path`` unless ``value`` is unset or a duration > 0 ('30m', 3600).
+
+    ``parse`` reads the value (a platform may accept more forms, as Slurm's ``D-HH:MM:SS``).
+    """
     if value is None:
         return
     try:
-        seconds = parse_time(value)
+        seconds = parse(value)
     except ValueError as exc:
         canon.error(path, str(exc))
         return

@@ -10,7 +10,8 @@ from typing import Any, ClassVar, Dict, List, Literal, Optional, Union
 
 from pydantic import Field
 
-from .base import Canon, describe, join_path
+from .base import Canon, camel_case, describe, join_path
+from .canonical import check_duration
 from .fields import Bool, OptDuration, OptPosInt, OptStr
 from .training_service import RemoteMachineConfig, TrainingServiceConfig, _check_positive
 from .units import parse_size, parse_time
@@ -99,17 +100,7 @@ class SlurmConfig(TrainingServiceConfig):
             if value is not None and (not value.strip() or any(c.isspace() for c in value)):
                 canon.error(join_path(path, name), f"must be a {name} name without spaces, got {describe(value)}")
         for name in ("time_limit", "allocation_time_limit", "worker_idle_timeout", "poll_interval"):
-            value = getattr(self, name)
-            key = join_path(path, "".join(w if i == 0 else w.title() for i, w in enumerate(name.split("_"))))
-            if value is None:
-                continue
-            try:
-                seconds = slurm_time_seconds(value)
-            except ValueError as exc:
-                canon.error(key, str(exc))
-                continue
-            if seconds <= 0:
-                canon.error(key, f"must be longer than 0, got {describe(value)}")
+            check_duration(getattr(self, name), join_path(path, camel_case(name)), canon, slurm_time_seconds)
         if self.memory_per_trial is not None:
             try:
                 if parse_size(self.memory_per_trial) <= 0:
