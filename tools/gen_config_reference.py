@@ -41,6 +41,9 @@ MEANING = {
     "ExperimentConfig.max_trial_duration": "a trial running longer is killed (seconds or `30m`, ...)",
     "ExperimentConfig.nni_manager_ip": "address remote agents use to reach the manager directly (default: SSH tunnels); the manager then also listens there and wants its access token",
     "ExperimentConfig.use_annotation": "NNI annotations: not supported (must stay false)",
+    "ExperimentConfig.prefetch_trials": ("`true`: each busy slot also holds its next trial, started by the agent "
+                                         "the moment the slot frees (tuners see up to 2× `trialConcurrency` "
+                                         "trials ahead of their results; BOHB, Hyperband and PBT refuse it)"),
     "ExperimentConfig.debug": "`true`: the manager logs at `debug` unless `logLevel` says otherwise",
     "ExperimentConfig.log_level": "`fatal`, `error`, `warning`, `info`, `debug` or `trace`",
     "ExperimentConfig.experiment_working_directory": "where `<id>/` (database, logs, trial outputs) is kept",

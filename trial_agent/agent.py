@@ -2,7 +2,9 @@
 
 Threads: the main thread long-polls ``/api/agent/v1/poll`` (this is also the
 heartbeat); a monitor thread ticks every trial runner (output → events, exit
-detection, kill deadlines); a sender thread ships unacknowledged events to
+detection, kill deadlines) and is woken at once when a trial process exits, so
+a trial queued behind it (a start with ``after``: ``prefetchTrials``) starts
+in the same pass, with no round trip to the head; a sender thread ships unacknowledged events to
 ``/api/agent/v1/events`` and backs off while the head is away. Trials keep
 running whatever happens to the head.
 """
@@ -91,8 +93,10 @@ class Agent:
         self.boot = "%x-%x" % (os.getpid(), int(time.time() * 1000))
         self.head = HeadChannel(self.dir)
         self.runners: Dict[str, TrialRunner] = {}
+        self.queued: Dict[str, TrialRunner] = {}      # run id it waits for -> the next trial (not started)
         self.lock = threading.Lock()
         self.events_ready = threading.Event()
+        self.exited = threading.Event()               # a trial process ended: the monitor looks at once
         self.stopping = threading.Event()
         self.last_cmd = 0
         self.epoch: Optional[str] = None
@@ -177,29 +181,86 @@ class Agent:
                 continue
             if runner.attach() or runner.finished:
                 self.runners[runner.id] = runner
+            elif spec.get("after"):
+                self.queued[spec["after"]] = runner   # never started: it still waits (or starts at once)
+        self._start_unblocked()
 
     # -- commands ----------------------------------------------------------------
     def _start_trial(self, spec: Dict[str, Any]) -> None:
+        run_id = spec.get("run_id") or spec["trial_id"]
         with self.lock:
-            if (spec.get("run_id") or spec["trial_id"]) in self.runners:
+            if run_id in self.runners:
                 return  # a re-sent start: idempotent
-        index = os.path.join(self.dir, "trials", (spec.get("run_id") or spec["trial_id"]) + ".json")
+            waiting = self._queued_key(run_id)
+            if waiting is not None:
+                if spec.get("after"):
+                    return  # a re-sent queued start
+                del self.queued[waiting]   # the head now wants it started (a free slot): start it below
+        index = os.path.join(self.dir, "trials", run_id + ".json")
         with open(index, "w") as f:
             json.dump(spec, f)
         runner = self._runner(spec)
         if runner.attach():  # already started by an earlier agent
             pass
         else:
+            after = str(spec.get("after") or "")
+            with self.lock:
+                blocker = self.runners.get(after) if after else None
+                if blocker is not None and not blocker.finished and not self.stopping.is_set():
+                    self.queued[after] = runner    # started by the monitor the moment ``after`` ends
+                    return
             runner.start()
+            self._watch(runner)
         with self.lock:
             self.runners[runner.id] = runner
         self.events_ready.set()
 
+    def _queued_key(self, run_id: str) -> Optional[str]:
+        """The run a queued ``run_id`` waits for (call under ``lock``)."""
+        return next((after for after, r in self.queued.items() if r.id == run_id), None)
+
+    def _watch(self, runner: TrialRunner) -> None:
+        """Wake the monitor the moment the trial's process exits (a thread blocked in ``wait``)."""
+        proc = getattr(runner, "proc", None)
+        if proc is None:
+            return
+
+        def wait() -> None:
+            try:
+                proc.wait()
+            finally:
+                self.exited.set()
+        threading.Thread(target=wait, name="wait-%s" % runner.id, daemon=True).start()
+
+    def _start_unblocked(self) -> None:
+        """Start each queued trial whose run has ended (or is gone); the monitor calls this every pass."""
+        if not self.queued or self.stopping.is_set():
+            return
+        with self.lock:
+            ready = [(after, r) for after, r in self.queued.items()
+                     if after not in self.runners or self.runners[after].finished]
+            for after, runner in ready:
+                del self.queued[after]
+                self.runners[runner.id] = runner   # known at once: a start queued behind it must wait for it
+        for _, runner in ready:
+            runner.start()
+            self._watch(runner)
+        if ready:
+            self.events_ready.set()
+
     def _kill_trial(self, run_id: str, reason: str, grace: float) -> None:
         with self.lock:
             runner = self.runners.get(run_id)
+            waiting = self._queued_key(run_id)
+            dropped = self.queued.pop(waiting) if waiting is not None else None
         if runner is not None:
             runner.kill(reason, grace)
+        if dropped is not None:   # never started: forget it (the head already ended it)
+            dropped.spool.close()
+            try:
+                os.unlink(os.path.join(self.dir, "trials", run_id + ".json"))
+            except OSError:
+                pass
 
     def _handle(self, command: Dict[str, Any]) -> None:
         kind = command.get("type")
@@ -225,6 +286,7 @@ class Agent:
                     sys.stderr.write("trial %s: %r\n" % (runner.id, exc))
             if changed:
                 self.events_ready.set()
+            self._start_unblocked()
             with self.lock:
                 for runner in runners:
                     if runner.finished and runner.spool.drained:
@@ -236,7 +298,8 @@ class Agent:
                             pass
             if self.stopping.is_set() and not runners:
                 return
-            time.sleep(self.tick if runners else 0.1)
+            self.exited.wait(self.tick if runners else 0.1)
+            self.exited.clear()
 
     def _send_events(self) -> None:
         backoff = 0.05
@@ -299,7 +362,14 @@ class Agent:
 
     def _inventory(self) -> Dict[str, str]:
         with self.lock:
-            return {r.id: r.state for r in self.runners.values()}
+            inventory = {r.id: r.state for r in self.runners.values()}
+            inventory.update((r.id, "queued") for r in self.queued.values())
+            return inventory
+
+    def _queued(self) -> Dict[str, str]:
+        """Queued run id -> the run it waits for."""
+        with self.lock:
+            return {r.id: after for after, r in self.queued.items()}
 
     def _stopped(self) -> bool:
         """Whether ``stop`` (possibly from a later command, after a partition healed) marked us stopped."""
@@ -313,7 +383,7 @@ class Agent:
         backoff = 0.05
         while not self.stopping.is_set() and not self._stopped():
             body = {"machine": self.machine, "boot": self.boot, "epoch": self.epoch, "ack": self.last_cmd,
-                    "trials": self._inventory(), "gpus": self._gpus(), "pid": os.getpid(),
+                    "trials": self._inventory(), "queued": self._queued(), "gpus": self._gpus(), "pid": os.getpid(),
                     "protocol": PROTOCOL_VERSION, "python": sys.version.split()[0], "wait": 10}
             try:
                 reply = self.head.post("poll", body, timeout=30)
@@ -341,6 +411,9 @@ class Agent:
     def _shutdown(self, grace: float = 3.0) -> None:
         with self.lock:
             runners = list(self.runners.values())
+            queued, self.queued = list(self.queued.values()), {}
+        for runner in queued:   # never started: the head ends them as cancelled
+            runner.spool.close()
         for runner in runners:
             runner.kill("shutdown", grace)
         deadline = time.time() + grace + 10

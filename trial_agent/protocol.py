@@ -4,8 +4,8 @@ HTTP+JSON under ``/api/agent/v1/``, ``Authorization: Bearer <experiment token>``
 
 - ``POST poll`` — the agent's long-poll and heartbeat. Body: ``machine``, ``boot``
   (changes when the agent restarts), ``epoch`` and ``ack`` (the last command id
-  it handled in that manager epoch), ``trials`` (run id → ``running``/``done``),
-  ``gpus``, ``pid``, ``python``, ``protocol`` (:data:`PROTOCOL_VERSION`),
+  it handled in that manager epoch), ``trials`` (run id → ``running``/``done``/
+  ``queued``), ``queued`` (run id → the run it waits for), ``gpus``, ``pid``, ``python``, ``protocol`` (:data:`PROTOCOL_VERSION`),
   ``wait`` (seconds it may be held). Answer: ``epoch`` and ``commands``, each
   with an ``id`` and a ``type`` among :data:`COMMANDS`; commands are re-sent
   until acknowledged.
@@ -24,7 +24,8 @@ ROUTE_PREFIX = "/api/agent/v1/"
 POLL = "poll"
 EVENTS_ROUTE = "events"
 
-CMD_START = "start"          # spec: trial_id, run_id, attempt, command, working_dir, trial_dir, gpus, ...
+CMD_START = "start"          # spec: trial_id, run_id, attempt, command, working_dir, trial_dir, gpus, ...; with
+                             # spec.after (a run id): start it the moment that run ends (prefetchTrials)
 CMD_KILL = "kill"            # run_id, reason, grace (seconds before SIGKILL)
 CMD_SHUTDOWN = "shutdown"    # kill every trial, deliver the last events, exit
 COMMANDS = (CMD_START, CMD_KILL, CMD_SHUTDOWN)

@@ -10,7 +10,7 @@ from ..errors import ConfigError
 from .algorithm import AlgorithmConfig
 from .base import Canon, ConfigBase, dump
 from .canonical import canonicalize, validate
-from .fields import Bool, OptDuration, OptGpuCount, OptGpuIndices, OptPath, OptPosInt, OptStr, Path, Str
+from .fields import Bool, OptBool, OptDuration, OptGpuCount, OptGpuIndices, OptPath, OptPosInt, OptStr, Path, Str
 from .training_service import (RemoteConfig, RemoteMachineConfig, TrainingServiceConfig, check_training_service,
                                platform_config)
 
@@ -27,6 +27,12 @@ class ExperimentConfig(ConfigBase):
     NNI's defaults. Every problem is reported at once in one
     :class:`~nni_remote.errors.ConfigError`.
 
+    ``prefetch_trials`` (nni-remote's own): each busy trial slot also holds
+    the next trial's parameters, and the agent starts it the moment the slot
+    frees (no round trip to the manager between trials); the tuner then
+    suggests up to twice ``trial_concurrency`` trials ahead of their results.
+    A tuner may refuse it (BOHB, Hyperband and PBT do), see docs/config-reference.md.
+
     ``shared_storage`` is accepted as a field (so NNI configs name it) but any
     value is rejected: nni-remote does not mount shared storage.
     """
@@ -42,6 +48,7 @@ class ExperimentConfig(ConfigBase):
     max_experiment_duration: OptDuration = None
     max_trial_number: OptPosInt = None
     max_trial_duration: OptDuration = None
+    prefetch_trials: OptBool = None
     nni_manager_ip: OptStr = None
     use_annotation: Bool = False
     debug: Bool = False

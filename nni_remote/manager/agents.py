@@ -16,6 +16,13 @@ and only the winner's metrics are stored (the spare's events are held in
 memory until it wins). A machine unreachable for *give up* is lost: its
 trials' spares take over (or the trials are re-queued).
 
+With ``prefetchTrials`` each busy slot also holds its *next* trial: it is sent
+ahead (a start with ``after``: the run it waits for) and the agent starts it
+the moment that run ends, with no round trip to the manager. Until its
+RUNNING event (or the end of the run ahead) it is a WAITING trial placed on the
+machine that holds no slot; killed, it is ended here at once and dropped by the
+agent; on an unreachable machine it goes back to the queue as a new attempt.
+
 
 The hub owns machines and the agent protocol; trial state belongs to the trial
 book (``trial_book.py``): the hub asks the book to start, finish or re-queue a
@@ -95,6 +102,7 @@ class HubHost(Protocol):
     head: HeadInfo
     errors: list[str]
     stopping: bool
+    prefetch: bool
 
     @property
     def params(self) -> dict[str, Any]: ...
@@ -125,6 +133,7 @@ class AgentHub:
         self.conds: dict[str, threading.Condition] = {}
         self._health: Optional[threading.Thread] = None
         self.spares: list[Trial] = []          # trials whose spare attempt waits for a machine
+        self.next_of: dict[str, Trial] = {}    # prefetchTrials: run id holding a slot -> the trial queued behind it
         self.turn = 0                          # rotating tie-break of placement
 
     # -- setup ---------------------------------------------------------------
@@ -194,6 +203,11 @@ class AgentHub:
     def kill(self, trial: Trial, reason: str) -> None:
         trial.kill_reason = reason
         m = self.machines.get(trial.machine or "")
+        if trial.after is not None:  # queued behind another run, never started: ended here, dropped there
+            if m is not None:
+                self._command(m, {"type": CMD_KILL, "run_id": run_id(trial), "reason": reason, "grace": 2.0})
+            self.c.book.finish(trial, kill_status(reason), kill_message(reason), now_ms())
+            return
         if m is not None and m.state == "unreachable" and trial.sent:  # delivered when it is back
             self._command(m, {"type": CMD_KILL, "run_id": run_id(trial), "reason": reason, "grace": 5.0})
         if not trial.sent or m is None or m.state in ("lost", "unreachable"):
@@ -241,12 +255,68 @@ class AgentHub:
             self.c.wake.notify_all()
 
     def release(self, trial: Trial) -> None:
-        """Free the machine slot (and GPUs) the trial's current attempt holds."""
+        """Free the machine slot (and GPUs) the trial's current attempt holds; a trial queued behind
+        it there takes the slot (the agent starts it as this run ends)."""
         self.c.book.release(trial)
         m = self.machines.get(trial.machine or "")
-        if m is not None:
-            m.assigned.pop(run_id(trial), None)
+        if trial.after is not None:
+            self._unqueue(trial)
+        elif m is not None:
+            rid = run_id(trial)
+            m.assigned.pop(rid, None)
+            following = self.next_of.pop(rid, None)
+            if following is not None and following.status in ACTIVE and following.machine == m.name:
+                following.after, following.message = None, ""
+                m.assigned[run_id(following)] = following.gpus or []
         self._cancel_spare(trial)
+
+    # -- prefetchTrials: the next trial of a busy slot (see the module docstring) ---
+    def _queue_next(self) -> None:
+        """Each waiting trial joins a busy slot as its next trial, the slot held longest first."""
+        waiting = [t for t in self.c.queue if t.held_for is None]
+        if not waiting:
+            return
+        busy: list[tuple[Trial, Machine]] = []
+        for m in self.machines.values():
+            if m.state != "ready":
+                continue
+            for rid in m.assigned:
+                ahead = self.c.trials.get(rid.split(".")[0])
+                if ahead is not None and run_id(ahead) == rid and rid not in self.next_of and ahead.spare is None:
+                    busy.append((ahead, m))
+        busy.sort(key=lambda pair: pair[0].start_time or pair[0].submit_time)
+        for trial, (ahead, m) in zip(waiting, busy):
+            trial.after, trial.gpus = run_id(ahead), ahead.gpus
+            self.next_of[trial.after] = trial
+            spec = self._spec_of(m, trial)
+            self.c.book.start(trial, m.name, ahead.gpus, self._log_path(m, spec),
+                              f"next on {m.name}, after trial {ahead.id}")
+            self._command(m, {"type": CMD_START, "spec": spec})
+
+    def _unqueue(self, trial: Trial) -> None:
+        """The trial no longer waits behind a run (it started, ended or left the machine)."""
+        if trial.after is not None and self.next_of.get(trial.after) is trial:
+            del self.next_of[trial.after]
+        trial.after = None
+
+    def _took_slot(self, trial: Trial) -> None:
+        """A queued trial started on its machine: it holds the slot of the run it waited for."""
+        self._unqueue(trial)
+        m = self.machines.get(trial.machine or "")
+        if m is not None:
+            m.assigned[run_id(trial)] = trial.gpus or []
+
+    def _withdraw_queued(self, m: Machine) -> None:
+        """``m`` is unreachable: the trials queued there wait for a slot elsewhere, as new attempts (a run
+        the agent may still start there can never count)."""
+        for trial in [t for t in self.c.trials.values() if t.machine == m.name and t.after is not None]:
+            self._command(m, {"type": CMD_KILL, "run_id": run_id(trial), "reason": "stale", "grace": 2.0})
+            self._unqueue(trial)
+            trial.attempt = self._next_attempt(trial)
+            self.c.book.unplace(trial)
+            trial.message = f"machine {m.name} unreachable; waits for a slot elsewhere"
+            self.c.book.save(trial)
+            self.c.queue.insert(0, trial)
 
     # -- spare attempts (see the module docstring) ----------------------------
     def _next_attempt(self, trial: Trial) -> int:
@@ -344,6 +414,14 @@ class AgentHub:
                 held = self.machines.get(trial.held_for)
                 if held is not None and held.synced and run_id(trial) in held.inventory:
                     self.c.book.release(trial)
+                    if run_id(trial) in held.queued:   # still queued there behind another run
+                        trial.held_for, trial.after = None, held.queued[run_id(trial)]
+                        ahead = self.c.trials.get(trial.after.split(".")[0])
+                        if ahead is not None and run_id(ahead) == trial.after and ahead.status in ACTIVE:
+                            self.next_of[trial.after] = trial
+                        trial.message = f"next on {held.name}"
+                        self.c.book.save(trial)
+                        continue
                     trial.status, trial.sent, trial.message = "RUNNING", True, ""
                     held.assigned[run_id(trial)] = trial.gpus or []
                     self.c.book.save(trial)
@@ -364,6 +442,8 @@ class AgentHub:
                 trial.message = placement
                 continue
             self._start(placement.machine, trial, placement.gpus)
+        if self.c.prefetch and blocked is not None:
+            self._queue_next()
 
     # -- agent protocol ------------------------------------------------------
     def poll(self, body: dict[str, Any], machine: str) -> dict[str, Any]:
@@ -380,6 +460,8 @@ class AgentHub:
             m.last_seen = time.time()
             m.gpus = body.get("gpus")
             m.inventory = dict(body.get("trials") or {})
+            queued = body.get("queued")
+            m.queued = {str(k): str(v) for k, v in queued.items()} if isinstance(queued, dict) else {}
             m.info.update({k: body.get(k) for k in ("pid", "python", "protocol") if k in body})
             if not m.synced or body.get("boot") != m.boot:
                 m.boot, m.synced = body.get("boot"), True
@@ -418,7 +500,7 @@ class AgentHub:
         mine.update(spares)
         for rid, state in m.inventory.items():
             known = mine.get(rid)
-            if state == "running" and (known is None or known.status in TERMINAL):
+            if state in ("running", "queued") and (known is None or known.status in TERMINAL):
                 held = any(run_id(t) == rid and t.held_for == m.name for t in self.c.queue)
                 if not held:
                     self._command(m, {"type": CMD_KILL, "run_id": rid, "reason": "stale", "grace": 2.0})
@@ -429,11 +511,14 @@ class AgentHub:
         paths = self.c.service.trial_paths(m.name, trial.id)
         ts = self.c.params.get("trainingService", {})
         attempt = trial.attempt if attempt is None else attempt
-        return {"trial_id": trial.id, "run_id": attempt_id(trial, attempt), "attempt": attempt, "sequence_id": trial.seq,
+        spec = {"trial_id": trial.id, "run_id": attempt_id(trial, attempt), "attempt": attempt, "sequence_id": trial.seq,
                 "experiment_id": self.c.id, "platform": self.c.service.platform, "parameter": trial.parameter,
                 "command": ts.get("trialCommand") or self.c.params.get("trialCommand"),
                 "working_dir": paths.working_dir, "trial_dir": paths.trial_dir,
                 "gpus": trial.gpus if attempt == trial.attempt else gpus}
+        if trial.after and attempt == trial.attempt:
+            spec["after"] = trial.after   # start it the moment that run ends (prefetchTrials)
+        return spec
 
     def events(self, body: dict[str, Any], machine: str) -> dict[str, Any]:
         """Store a batch of events sent by ``machine``'s agent in one transaction (exactly once per run
@@ -494,6 +579,8 @@ class AgentHub:
         if kind == EVENT_END:
             self._flush(metrics)  # the trial's metrics are stored before its end
         if kind == EVENT_STATUS and event.get("status") == "RUNNING":
+            if trial.after is not None:
+                self._took_slot(trial)
             when = plausible_time(event.get("time"), not_before=trial.submit_time, what="start", trial_id=trial.id)
             pid = event.get("pid")
             self.c.on_trial_running(trial, pid if isinstance(pid, int) and not isinstance(pid, bool) else None, when)
@@ -577,6 +664,7 @@ class AgentHub:
         give_up = time.strftime("%H:%M:%S", time.localtime(time.time() + self._clock(m, "give_up_after")))
         log.warning("machine %s unreachable: no sync for %.0f s", m.name, silent)
         m.set_state("unreachable", f"no sync for {silent:.0f} s; trials there are given up at {give_up}")
+        self._withdraw_queued(m)
         for trial in [t for t in self.c.trials.values() if t.spare and t.spare["machine"] == m.name]:
             origin = self.machines.get(trial.machine or "")
             self._cancel_spare(trial)              # a spare on a silent machine cannot help: find another
@@ -624,6 +712,9 @@ class AgentHub:
     def shutdown(self, grace: float = 5.0) -> None:
         """Kill every running trial, tell agents to exit, wait for their last events."""
         with self.c.lock:
+            for trial in [t for t in self.c.trials.values() if t.after is not None and t.status in ACTIVE]:
+                trial.kill_reason = "shutdown"    # queued, never started: resume runs it
+                self.c.book.finish(trial, "USER_CANCELED", "experiment stopped", now_ms())
             for trial in self.c.trials.values():
                 if trial.status in ACTIVE and trial.sent:
                     trial.kill_reason = trial.kill_reason or "shutdown"

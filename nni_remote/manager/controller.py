@@ -57,6 +57,7 @@ class Controller:
         self.book.on_finished(self._trial_finished)
         self.custom_queue: list[Any] = []
         self.stopping = False
+        self.prefetch = False                    # prefetchTrials, unless the tuner refuses it (see start)
         self._registry_update = registry_update or (lambda **kw: None)
         self.exec_duration = 0
         self._tick = time.monotonic()
@@ -100,6 +101,11 @@ class Controller:
         self.tuner = TunerHost(self.config.tuner, getattr(self.config, "assessor", None))
         self.tuner.next_parameter_id = int(self.store.get_meta("nextParameterId", "0") or 0)
         self.tuner.update_search_space(self.params.get("searchSpace"))
+        if self.params.get("prefetchTrials"):
+            refusal = self.tuner.prefetch_refusal()
+            self.prefetch = refusal is None
+            if refusal is not None:
+                log.warning("prefetchTrials is off: the tuner refuses it (%s)", refusal)
         if self.action == "resume":
             self._prepare_resume()
         self.hub.setup_machines()
@@ -250,7 +256,8 @@ class Controller:
             self._enforce_trial_duration()
             if self.status == "ERROR":
                 return
-            want = int(self.params.get("trialConcurrency", 1)) - self._active()
+            depth = 2 if self.prefetch else 1   # prefetchTrials: each slot also holds its next trial
+            want = depth * int(self.params.get("trialConcurrency", 1)) - self._active()
         while want > 0:
             with self.lock:
                 if not self._budget_left() or self.status == "ERROR":

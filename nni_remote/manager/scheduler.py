@@ -31,6 +31,7 @@ class Machine:
     boot: Optional[str] = None
     synced: bool = False               # has polled since this manager started
     inventory: dict[str, str] = field(default_factory=dict)
+    queued: dict[str, str] = field(default_factory=dict)           # run queued there -> the run it waits for
     gpus: Optional[list[dict[str, Any]]] = None
     commands: list[dict[str, Any]] = field(default_factory=list)
     next_command: int = 1

@@ -85,12 +85,12 @@ class TrialBook:
             self.store.add_event(trial.id, "WAITING", data=trial.parameter, sequence_id=trial.seq)
         return trial
 
-    def start(self, trial: Trial, machine: str, gpus: Optional[list[int]], log_path: str) -> None:
+    def start(self, trial: Trial, machine: str, gpus: Optional[list[int]], log_path: str, message: str = "") -> None:
         """The trial was sent to ``machine`` (its start command is queued there)."""
         if trial in self.queue:
             self.queue.remove(trial)
         trial.machine, trial.gpus, trial.sent, trial.held_for = machine, gpus, True, None
-        trial.log_path, trial.message = log_path, ""
+        trial.log_path, trial.message = log_path, message
         self.save(trial)
 
     def running(self, trial: Trial, pid: Optional[int], when: int) -> None:

@@ -71,6 +71,7 @@ class Trial:
     final_value: Any = None                  # its value, decoded once where it arrived
     sent: bool = False                       # start command queued to its machine
     held_for: Optional[str] = None           # resumed: wait until this machine synced
+    after: Optional[str] = None              # prefetchTrials: queued on its machine behind this run ("": unknown)
     spare: Optional[dict[str, Any]] = None   # a second attempt racing this one (its machine is unreachable)
     history: dict[int, Any] = field(default_factory=dict)   # intermediate results, kept while it is active
     intermediate_count: int = 0              # intermediate results stored (also once history is dropped)

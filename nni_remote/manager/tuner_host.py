@@ -42,6 +42,11 @@ class TunerHost:
         self.next_parameter_id = 0
         self.generated: set[Any] = set()   # parameter ids this tuner instance handed out
 
+    def prefetch_refusal(self) -> Optional[str]:
+        """Why the tuner does not take trials ahead of their results (``prefetchTrials``); None if it does."""
+        reason = getattr(self.tuner, "prefetch_refusal", None)
+        return None if reason is None else f"{getattr(self.tuner, 'label', type(self.tuner).__name__)}: {reason}"
+
     @property
     def exhausted(self) -> bool:
         """No more parameters: never while calls are queued (a trial end may yield more)."""

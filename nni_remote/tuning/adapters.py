@@ -56,6 +56,7 @@ class TunerAdapter(Tuner):
     def __init__(self, inner: Any, label: str = "") -> None:
         self.inner = inner
         self.label = label or type(inner).__name__
+        self.prefetch_refusal = getattr(inner, "prefetch_refusal", None)  # the user's tuner may refuse it too
         self._queued: list[tuple[Any, dict[str, Any]]] = []
         self._alias: dict[int, Any] = {}   # our parameter_id -> the id the tuner knows
 

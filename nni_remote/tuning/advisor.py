@@ -81,6 +81,7 @@ class AdvisorAdapter(Tuner):
     """Our tuner contract around an advisor instance (``.inner``); see the module docstring."""
 
     is_advisor = True
+    prefetch_refusal = "an advisor decides each trial and its budget from the results before"
 
     def __init__(self, inner: Any, label: str = "") -> None:
         self.inner = inner

@@ -91,6 +91,9 @@ class Tuner:
     """
 
     _accept_customized: bool = False
+    #: Why this tuner wants each result before it suggests more trials (``prefetchTrials`` is then off);
+    #: None: it takes trials ahead of their results.
+    prefetch_refusal: str | None = None
 
     def generate_parameters(self, parameter_id: int, **kwargs: Any) -> dict[str, Any]:
         """One parameter set; raise :class:`NoMoreTrialError` or :class:`NotReady`."""

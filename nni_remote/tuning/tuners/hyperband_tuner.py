@@ -71,6 +71,7 @@ class HyperbandTuner(BuiltinTuner):
     """Hyperband with NNI's arguments: ``R`` (max budget), ``eta``, ``optimize_mode``, ``exec_mode``."""
 
     allow_nested = False
+    prefetch_refusal = "its brackets promote trials by the results of the rung before"
 
     def __init__(self, optimize_mode: str = "maximize", R: int = 60, eta: int = 3,
                  exec_mode: str = "parallelism", seed: int | None = None) -> None:

@@ -45,6 +45,7 @@ class PbtTuner(BuiltinTuner):
     """PBT with NNI's classArgs (see the module docstring)."""
 
     allow_nested = False
+    prefetch_refusal = "it builds each generation from the results of the one before"
 
     def __init__(self, optimize_mode: str = "maximize", all_checkpoint_dir: str | None = None,
                  population_size: int = 10, factor: float = 0.2, resample_probability: float = 0.25,

@@ -128,3 +128,63 @@ def test_retry_limit_gives_up(ctl, monkeypatch):
         ctl.hub.requeue(trial, "first loss")
         ctl.hub.requeue(trial, "second loss")
     assert trial.status == "FAILED" and "gave up after 2 attempts" in trial.message
+
+
+def running(ctl: Controller, trial: Any, seq: int = 0) -> None:
+    event = {"seq": seq, "type": "status", "status": "RUNNING", "pid": 40 + seq, "time": trial.submit_time + 1}
+    ctl.hub.events({"trials": {agents.run_id(trial): [event]}}, trial.machine)
+
+
+def test_prefetch_queues_the_next_trial_behind_a_busy_slot_and_it_takes_the_slot(ctl):
+    ctl.prefetch = True
+    first, second = submit_and_place(ctl, 2)
+    with ctl.lock:
+        third = ctl._submit(2, {"x": 0.2}, "algorithm")
+        ctl.hub.place_waiting()
+    assert third.status == "WAITING" and third.after in {first.id, second.id} and third not in ctl.queue
+    ahead = first if third.after == first.id else second
+    m = ctl.hub.machines[ahead.machine]
+    assert third.machine == m.name and agents.run_id(third) not in m.assigned       # holds no slot yet
+    [start] = [c for c in m.commands if c["type"] == "start" and c["spec"]["trial_id"] == third.id]
+    assert start["spec"]["after"] == ahead.id and start["spec"]["gpus"] == ahead.gpus
+    running(ctl, third)                      # the agent started it: the run ahead has ended there
+    assert third.status == "RUNNING" and third.after is None and agents.run_id(third) in m.assigned
+    with ctl.lock:
+        ctl.hub.kill(ahead, "user")
+
+
+def test_prefetch_slot_passes_on_when_the_run_ahead_ends(ctl):
+    ctl.prefetch = True
+    first, second = submit_and_place(ctl, 2)
+    with ctl.lock:
+        third = ctl._submit(2, {"x": 0.2}, "algorithm")
+        ctl.hub.place_waiting()
+        ahead = ctl.trials[third.after]
+        ctl.book.finish(ahead, "SUCCEEDED", "", ahead.submit_time + 5, 0)
+    m = ctl.hub.machines[third.machine]
+    assert third.after is None and agents.run_id(third) in m.assigned and agents.run_id(ahead) not in m.assigned
+
+
+def test_prefetch_killing_a_queued_trial_ends_it_here_and_drops_it_there(ctl):
+    ctl.prefetch = True
+    submit_and_place(ctl, 2)
+    with ctl.lock:
+        third = ctl._submit(2, {"x": 0.2}, "algorithm")
+        ctl.hub.place_waiting()
+        ctl.hub.kill(third, "user")
+    m = ctl.hub.machines[third.machine]
+    assert third.status == "USER_CANCELED" and third.after is None and not ctl.hub.next_of
+    assert any(c["type"] == "kill" and c["run_id"] == third.id for c in m.commands)
+
+
+def test_prefetch_unreachable_machine_sends_its_queued_trial_back_as_a_new_attempt(ctl):
+    ctl.prefetch = True
+    submit_and_place(ctl, 2)
+    with ctl.lock:
+        third = ctl._submit(2, {"x": 0.2}, "algorithm")
+        ctl.hub.place_waiting()
+        m = ctl.hub.machines[third.machine]
+        ctl.hub._mark_unreachable(m, 9.0)
+    assert third.status == "WAITING" and third.machine is None and third.after is None and third.attempt >= 1
+    assert third in ctl.queue and not third.sent and not ctl.hub.next_of
+    assert any(c["type"] == "kill" and c["run_id"] == third.id for c in m.commands)

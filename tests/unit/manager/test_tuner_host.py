@@ -60,3 +60,13 @@ def test_assessor_verdicts():
     assert h.assess("t1", []) is False
     assert isinstance(h.assess("t1", [0.1, 0.2]), bool)
     assert host().assess("t1", [0.1]) is False  # no assessor: never stops a trial
+
+
+@pytest.mark.parametrize("name, refuses", [("Random", False), ("TPE", False), ("Hyperband", True),
+                                           ("BOHB", True), ("PBT", True)])
+def test_tuners_that_want_every_result_first_refuse_prefetch(name, refuses):
+    tuner = SimpleNamespace(name=name, class_name=None, class_args={}, code_directory=None)
+    reason = TunerHost(tuner, None).prefetch_refusal()
+    assert (reason is not None) == refuses
+    if refuses:
+        assert "results" in reason
