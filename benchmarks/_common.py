@@ -83,7 +83,15 @@ def bare_loop(python: str, script: str, trials: int, concurrency: int, workdir: 
     with ThreadPoolExecutor(concurrency) as pool:
         durations = list(pool.map(one, range(trials)))
     wall = time.time() - start
-    return {"wall": wall, "trial_s": statistics.mean(durations)}
+    spans = []
+    for i in range(trials):   # the trivial trial's own first and last line, as in the runner's figures
+        try:
+            with open(os.path.join(workdir, str(i), "bench.json")) as f:
+                b = json.load(f)
+            spans.append((b["t0"], b["t_end"]))
+        except (OSError, ValueError, KeyError):
+            pass
+    return {"wall": wall, "trial_s": statistics.mean(durations), "slot_gaps": dispatch_gaps(spans, concurrency)}
 
 
 def report(title: str, rows: list[tuple[str, str]]) -> None:

@@ -36,6 +36,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--prefetch", action="store_true", help="prefetchTrials: each slot holds its next trial")
     parser.add_argument("--python", default="/usr/bin/python3" if os.path.exists("/usr/bin/python3")
                         else shutil.which("python3") or sys.executable,
                         help="interpreter of the trial command")
@@ -59,7 +60,7 @@ def run(args: argparse.Namespace, root: str, code: str, script: str) -> None:
         trial_command=f"{args.python} trial.py", trial_code_directory=code, trial_concurrency=args.concurrency,
         max_trial_number=args.trials, experiment_working_directory=os.path.join(root, "exps"),
         search_space={"x": {"_type": "uniform", "_value": [0, 1]}}, tuner={"name": "Random"},
-        training_service={"platform": "local"})
+        training_service={"platform": "local"}, prefetch_trials=args.prefetch or None)
     exp = Experiment(config)
     t_call = time.time()
     exp.start(free_port())
@@ -87,8 +88,8 @@ def run(args: argparse.Namespace, root: str, code: str, script: str) -> None:
     wall = t_done - t_started
     gaps = dispatch_gaps([(j.startTime / 1000, j.endTime / 1000) for j in jobs], args.concurrency)
     py_gaps = dispatch_gaps(spans, args.concurrency)
-    report(f"nni-remote local mode: {args.trials} trivial trials, concurrency {args.concurrency} "
-           f"({ok} succeeded)", [
+    report(f"nni-remote local mode: {args.trials} trivial trials, concurrency {args.concurrency}"
+           f"{', prefetchTrials' if args.prefetch else ''} ({ok} succeeded)", [
                ("start() returned after", f"{t_started - t_call:.2f} s"),
                ("wall (start() -> DONE)", f"{wall:.2f} s"),
                ("trials/s", f"{args.trials / wall:.1f}"),
@@ -106,6 +107,8 @@ def run(args: argparse.Namespace, root: str, code: str, script: str) -> None:
         ("wall", f"{floor['wall']:.2f} s"),
         ("trials/s", f"{args.trials / floor['wall']:.1f}"),
         ("mean trial process time", ms(floor["trial_s"])),
+        ("slot gap p50 / p95 (last line -> next first line)",
+         f"{ms(percentile(floor['slot_gaps'], .5))} / {ms(percentile(floor['slot_gaps'], .95))}"),
     ])
 
 

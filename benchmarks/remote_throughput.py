@@ -35,6 +35,7 @@ def main() -> None:
     parser.add_argument("--hosts", type=int, default=4)
     parser.add_argument("--slots", type=int, default=2)
     parser.add_argument("--trials", type=int, default=200)
+    parser.add_argument("--prefetch", action="store_true", help="prefetchTrials: each slot holds its next trial")
     parser.add_argument("--direct", action="store_true",
                         help="agents reach the manager directly (nni_manager_ip) instead of SSH tunnels")
     args = parser.parse_args()
@@ -65,7 +66,7 @@ def run(args: argparse.Namespace, root: str, rig: sshrig.SshRig, hosts: list) ->
         max_trial_number=args.trials, experiment_working_directory=os.path.join(root, "exps"),
         search_space={"x": {"_type": "uniform", "_value": [0, 1]}}, tuner={"name": "Random"},
         training_service={"platform": "remote", "machine_list": machines},
-        nni_manager_ip="198.18.0.1" if args.direct else None)
+        nni_manager_ip="198.18.0.1" if args.direct else None, prefetch_trials=args.prefetch or None)
     exp = Experiment(config)
     t_call = time.time()
     exp.start(18950)
