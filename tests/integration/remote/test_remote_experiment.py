@@ -72,9 +72,15 @@ def test_three_hosts_thirty_trials_and_no_leaks(ssh_rig, tmp_path, isolated_home
         for path, data in blobs.items():
             assert secret.encode() not in data, f"a secret is in {path}"
 
-    # a second experiment with the same code uploads nothing
-    exp2 = start(remote_config(tmp_path, machines, trial_concurrency=3, max_trial_number=3), experiments)
+    # a second experiment with the same code uploads nothing; its slots hold their next trial (prefetchTrials)
+    exp2 = start(remote_config(tmp_path, machines, trial_concurrency=3, max_trial_number=9, prefetch_trials=True),
+                 experiments)
     assert wait_done(exp2) == "DONE"
+    jobs2 = exp2.list_trial_jobs()
+    assert len(jobs2) == 9 and all(j.status == "SUCCEEDED" for j in jobs2)
+    specs = "".join(rig.run_on(h, f"cat nni-remote/{exp2.id}/trials/*/.agent/spec.json 2>/dev/null || true")
+                    for h in rig.hosts)
+    assert '"after"' in specs                        # some trials were started by their agent, queued ahead
     log_path = os.path.join(exp2.get_experiment_profile()["logDir"], "log", "nnimanager.log")
 
     def launch_lines():
