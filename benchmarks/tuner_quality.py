@@ -19,7 +19,11 @@ Prints two tables (never asserts):
    true objective of the incumbent (the best configuration at the highest
    budget evaluated so far), median over seeds, after 1/4, 1/2 and all of
    the budget.
-3. Milliseconds per ``generate_parameters`` (plus the result that follows)
+3. What ``prefetchTrials`` costs: each slot holds its next trial, so with C
+   slots the tuner suggests while 2·C results are outstanding instead of C.
+   Simulated with C = 4 (the oldest outstanding trial finishes first):
+   median best after 100 trials with C and with 2·C outstanding.
+4. Milliseconds per ``generate_parameters`` (plus the result that follows)
    once 100 / 1,000 / 5,000 trials have finished (history given with
    ``import_data``; Evolution, which ignores imports, is driven instead).
 
@@ -217,6 +221,45 @@ def budgeted(seeds: int) -> None:
         print(f"{algo:<11} " + " ".join(f"{c:>16.4f}" for c in cells), flush=True)
 
 
+def run_outstanding(label: str, space: dict[str, Any], f: Objective, trials: int, seed: int,
+                    outstanding: int) -> list[float]:
+    """Like :func:`run_ours`, but the tuner suggests while ``outstanding`` results are still due."""
+    algo, extra = VARIANTS[label]
+    tuner = create_tuner({"name": algo, "classArgs": {"seed": seed, "optimize_mode": "minimize", **extra}})
+    tuner.update_search_space(space)
+    pending: list[tuple[int, dict[str, Any]]] = []
+    values: list[float] = []
+    pid = 0
+    while len(values) < trials:
+        while len(pending) < outstanding and pid < trials:
+            try:
+                pending.append((pid, tuner.generate_parameters(pid)))
+            except NotReady:
+                break
+            pid += 1
+        done, params = pending.pop(0)
+        value = f(params)
+        values.append(value)
+        tuner.receive_trial_result(done, params, value, customized=False, trial_job_id=f"t{done}")
+        tuner.trial_end(done, True, trial_job_id=f"t{done}")
+    return values
+
+
+def prefetch_cost(seeds: int, trials: int, slots: int = 4) -> None:
+    print(f"\nprefetchTrials: best after {trials} trials with {slots} slots, {slots} vs {2 * slots} results "
+          f"outstanding when the tuner suggests (median over {seeds} seeds; lower is better)")
+    print(f"{'algorithm':<11} " + " ".join(f"{p + ' ' + m:>22}" for p in ("Branin", "Hartmann6")
+                                           for m in (f"{slots} due", f"{2 * slots} due (prefetch)")))
+    for label in ("Random", "TPE", "Anneal", "Evolution", "Metis", "DNGO"):
+        cells = []
+        for problem in ("Branin", "Hartmann6"):
+            space, f, _ = PROBLEMS[problem]
+            for due in (slots, 2 * slots):
+                runs = [run_outstanding(label, space, f, trials, s, due) for s in range(seeds)]
+                cells.append(statistics.median(min(r) for r in runs))
+        print(f"{label:<11} " + " ".join(f"{c:>22.4f}" for c in cells), flush=True)
+
+
 def latency(sizes: tuple[int, ...], repeats: int = 5) -> None:
     print(f"\nSuggestion latency on Hartmann6, ms per generate_parameters + result (mean of {repeats})")
     print(f"{'tuner':<10} " + " ".join(f"{f'{n} done':>12}" for n in sizes))
@@ -257,16 +300,21 @@ def run_ours_on(tuner: Any, n: int, start_id: int = 0) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="2 seeds, 20/40 trials, latency at 100 and 1,000")
+    parser.add_argument("--prefetch-only", action="store_true", help="only what prefetchTrials costs (10 seeds)")
     args = parser.parse_args()
     warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
     started = time.perf_counter()
-    if args.quick:
+    if args.prefetch_only:
+        prefetch_cost(10, 100)
+    elif args.quick:
         quality(2, (20, 40))
         budgeted(3)
+        prefetch_cost(2, 40)
         latency((100, 1000), repeats=3)
     else:
         quality(10, (50, 100))
         budgeted(20)
+        prefetch_cost(10, 100)
         latency((100, 1000, 5000))
     print(f"\n(total {time.perf_counter() - started:.0f} s; optuna {optuna.__version__}, numpy {np.__version__})")
 
