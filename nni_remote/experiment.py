@@ -11,7 +11,7 @@ import atexit
 import enum
 import logging
 import os
-import random
+import secrets
 import re
 import socket
 import string
@@ -65,7 +65,7 @@ class _hybrid:
 
 
 def _random_id() -> str:
-    return "".join(random.sample(string.ascii_lowercase + string.digits, 8))
+    return "".join(secrets.SystemRandom().sample(string.ascii_lowercase + string.digits, 8))
 
 
 def _port_idle(port: int) -> bool:

@@ -29,6 +29,8 @@ from trial_agent.protocol import CMD_KILL, CMD_SHUTDOWN, CMD_START, PROTOCOL_VER
 from trial_agent.gpu import GpuMonitor
 from trial_agent.runner import TrialRunner
 
+_JITTER = random.Random()   # backoff jitter from a generator of our own, not the trial's global one
+
 
 class HeadUnavailable(Exception):
     """The head did not answer, or refused our token."""
@@ -317,7 +319,7 @@ class Agent:
                 self.last_contact = time.time()
             except HeadUnavailable:
                 self.head.reload()
-                time.sleep(backoff * (1 + random.random()))
+                time.sleep(backoff * (1 + _JITTER.random()))
                 backoff = min(backoff * 2, 5.0)
                 self.events_ready.set()
                 continue
@@ -394,7 +396,7 @@ class Agent:
                 if time.time() - self.last_contact > self.head.orphan_timeout and not self._inventory():
                     sys.stderr.write("head unreachable for too long and no trial runs: exiting\n")
                     return
-                time.sleep(backoff * (1 + random.random()))
+                time.sleep(backoff * (1 + _JITTER.random()))
                 backoff = min(backoff * 2, 5.0)
                 continue
             if reply.get("epoch") != self.epoch:

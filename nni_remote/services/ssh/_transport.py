@@ -24,6 +24,8 @@ from ...errors import TransientSshError as Transient
 from . import _auth as ssh_auth
 from ._target import SshTarget
 
+_JITTER = random.Random()   # our own: never the global generator (tests with hypothesis watch it)
+
 log = logging.getLogger("nni_remote.ssh")
 
 MAX_CONNECTS_PER_HOST = 10  # OpenSSH MaxStartups 10:30:100 starts dropping beyond 10
@@ -43,7 +45,7 @@ def host_limiter(hostname: str, port: int) -> threading.BoundedSemaphore:
 
 def backoff_delay(attempt: int, base: float = 0.2, cap: float = 10.0) -> float:
     """Exponential backoff with jitter: about ``base * 2**attempt``, randomised by +-50 %."""
-    return cast("float", min(cap, base * (2 ** attempt)) * random.uniform(0.5, 1.5))
+    return cast("float", min(cap, base * (2 ** attempt)) * _JITTER.uniform(0.5, 1.5))
 
 
 def first_line(text: str) -> str:
