@@ -14,6 +14,19 @@ if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
 
+#: Tests under these paths share one outside resource and run on one xdist worker (``--dist loadgroup``):
+#: the Docker tests share the engine and the workers' base image the session makes and removes.
+SHARED_RESOURCES = {os.path.join("tests", "integration", "docker"): "docker"}
+
+
+def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
+    for item in items:
+        path = os.path.relpath(str(item.fspath), REPO)
+        for prefix, group in SHARED_RESOURCES.items():
+            if path.startswith(prefix):
+                item.add_marker(pytest.mark.xdist_group(group))
+
+
 def lan_address() -> str | None:
     """A non-loopback IPv4 address of this machine (a client there is not on loopback), or None."""
     import psutil
