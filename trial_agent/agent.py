@@ -386,7 +386,7 @@ class Agent:
         while not self.stopping.is_set() and not self._stopped():
             body = {"machine": self.machine, "boot": self.boot, "epoch": self.epoch, "ack": self.last_cmd,
                     "trials": self._inventory(), "queued": self._queued(), "gpus": self._gpus(), "pid": os.getpid(),
-                    "protocol": PROTOCOL_VERSION, "python": sys.version.split()[0], "wait": 10}
+                    "protocol": PROTOCOL_VERSION, "python": sys.version.split()[0], "wait": 20}
             try:
                 reply = self.head.post("poll", body, timeout=30)
                 backoff = 0.05

@@ -60,6 +60,8 @@ from trial_agent.protocol import (CMD_KILL, CMD_SHUTDOWN, CMD_START, EVENT_END, 
 log = logging.getLogger("nni_remote.agents")
 
 POLL_WAIT_MAX = 5.0          # an agent re-polls at once, so a silent machine is noticed within this + unreachable
+IDLE_POLL_WAIT_MAX = 20.0    # a machine with nothing to run: fewer polls (idle CPU with many hosts), commands still
+                             # arrive at once; its silence is noticed later (nothing of it is lost meanwhile)
 UNREACHABLE_AFTER = float(os.environ.get("NNI_REMOTE_UNREACHABLE_AFTER")
                           or os.environ.get("NNI_REMOTE_SUSPECT_AFTER") or 8)
 GIVE_UP_AFTER = float(os.environ.get("NNI_REMOTE_GIVE_UP_AFTER") or os.environ.get("NNI_REMOTE_LOST_AFTER") or 300)
@@ -449,11 +451,12 @@ class AgentHub:
     def poll(self, body: dict[str, Any], machine: str) -> dict[str, Any]:
         """One agent's long-poll (``machine``: the machine its credential belongs to; the body names it too)."""
         name = machine
-        wait = min(float(body.get("wait") or 0), POLL_WAIT_MAX)
         with self.c.lock:
             m = self.machines.get(name)
             if m is None:
                 raise UnknownMachine(f"unknown machine {name!r}")
+            busy = bool(m.assigned or m.inventory or self.c.queue or self.spares) or m.state != "ready"
+            wait = min(float(body.get("wait") or 0), POLL_WAIT_MAX if busy else IDLE_POLL_WAIT_MAX)
             if body.get("epoch") == self.epoch:
                 ack = int(body.get("ack") or 0)
                 m.commands = [c for c in m.commands if c["id"] > ack]
