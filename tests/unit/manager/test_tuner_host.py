@@ -44,7 +44,7 @@ def test_results_reach_the_tuner_and_non_numbers_are_dropped():
     h.result(pid, params, {"default": 0.5, "loss": 1}, "AbCdE", customized=False)
     h.result(pid, params, "not a number", "AbCdE", customized=False)
     h.result(None, {"x": 2}, 0.7, "FgHiJ", customized=True)  # customized: history, as NNI does
-    h.trial_end(pid, "AbCdE", True, customized=False)
+    h.trial_end(pid, "AbCdE", "SUCCEEDED", customized=False)
     assert h.generate() is not None
 
 
