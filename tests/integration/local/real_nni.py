@@ -37,13 +37,8 @@ def nnictl() -> str:
 
 def nni_on_head(monkeypatch: pytest.MonkeyPatch, folder: str) -> None:
     """Make the real ``nni`` importable by managers started after this (or skip, saying why)."""
-    if importlib.util.find_spec("nni") is not None:
-        return
-    python = real_nni_python()
-    if python is None:
-        pytest.skip("the real nni is not importable by the head's Python and NNI_REMOTE_REAL_NNI_PYTHON is not set "
-                    "(.ci/run sets it); pip install nni==3.0 next to nni-remote to run this")
-    link_site(monkeypatch, folder, python)
+    _on_head(monkeypatch, folder, "nni", real_nni_python(),
+             "NNI_REMOTE_REAL_NNI_PYTHON is not set (.ci/run sets it); pip install nni==3.0 next to nni-remote")
 
 
 def smac_python() -> Optional[str]:
@@ -54,12 +49,15 @@ def smac_python() -> Optional[str]:
 
 def smac_on_head(monkeypatch: pytest.MonkeyPatch, folder: str) -> None:
     """Make ``smac`` importable by managers started after this (or skip, saying why)."""
-    if importlib.util.find_spec("smac") is not None:
+    _on_head(monkeypatch, folder, "smac", smac_python(),
+             "NNI_REMOTE_SMAC_PYTHON is not set (.ci/run sets it); pip install 'nni-remote[smac]'")
+
+
+def _on_head(monkeypatch: pytest.MonkeyPatch, folder: str, module: str, python: Optional[str], how: str) -> None:
+    if importlib.util.find_spec(module) is not None:
         return
-    python = smac_python()
     if python is None:
-        pytest.skip("smac is not importable by the head's Python and NNI_REMOTE_SMAC_PYTHON is not set "
-                    "(.ci/run sets it); pip install 'nni-remote[smac]' to run this")
+        pytest.skip(f"{module} is not importable by the head's Python and {how} to run this")
     link_site(monkeypatch, folder, python)
 
 

@@ -1,9 +1,11 @@
 """Advisors and the new built-ins driving real local experiments, with NNI's published config shapes.
 
-``config_metis.yml`` and ``config_bohb.yml`` below have exactly the keys and
-values of NNI's ``examples/trials/auto-gbdt/config_metis.yml`` and
-``examples/trials/mnist-advisor/config_bohb.yml`` (comments dropped); the
-trials are tiny stand-ins with the same search spaces.
+``config_metis.yml`` below has exactly the keys and values of NNI's
+``examples/trials/auto-gbdt/config_metis.yml`` (comments dropped);
+``config_bohb.yml`` and its ``search_space.json`` are NNI's
+``examples/trials/mnist-advisor`` files byte for byte (from
+``benchmarks/nni_config_bohb.py``, which runs them unmodified); the trials are
+tiny stand-ins with the same search spaces.
 """
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import json
 import textwrap
 import pytest
 
+from benchmarks.nni_config_bohb import CONFIG_BOHB, SEARCH_SPACE
 from nni_remote import Experiment, ExperimentConfig
 from tests.conftest import free_port
 from tests.integration.local.conftest import wait_for, wait_status
@@ -46,28 +49,7 @@ GBDT_TRIAL = textwrap.dedent('''
     nni.report_final_result(rmse)
 ''')
 
-CONFIG_BOHB = textwrap.dedent('''
-    searchSpaceFile: search_space.json
-    trialCommand: python3 mnist.py
-    trialGpuNumber: 0
-    trialConcurrency: 1
-    maxExperimentDuration: 10h
-    maxTrialNumber: 1000
-    advisor:
-      name: BOHB
-      classArgs:
-        max_budget: 27
-        min_budget: 1
-        eta: 3
-        optimize_mode: maximize
-    trainingService:
-      platform: local
-''')
-BOHB_SPACE = {"dropout_rate": {"_type": "uniform", "_value": [0.5, 0.9]},
-              "conv_size": {"_type": "choice", "_value": [2, 3, 5, 7]},
-              "hidden_size": {"_type": "choice", "_value": [124, 512, 1024]},
-              "batch_size": {"_type": "choice", "_value": [8, 16, 32, 64]},
-              "learning_rate": {"_type": "choice", "_value": [0.0001, 0.001, 0.01, 0.1]}}
+BOHB_SPACE = json.loads(SEARCH_SPACE)
 MNIST_TRIAL = textwrap.dedent('''
     import nni
     p = nni.get_next_parameter()
@@ -105,7 +87,7 @@ def test_nni_config_bohb_runs_to_done(launch, tmp_path, isolated_home):
     folder = tmp_path / "mnist-advisor"
     folder.mkdir()
     (folder / "mnist.py").write_text(MNIST_TRIAL)
-    (folder / "search_space.json").write_text(json.dumps(BOHB_SPACE))
+    (folder / "search_space.json").write_text(SEARCH_SPACE)
     config = load_config(folder, CONFIG_BOHB, tmp_path)
     assert config.advisor.name == "BOHB" and config.tuner is None
     config.max_trial_number = 40                                    # bracket s=3: 27 + 9 + 3 + 1 trials
