@@ -56,8 +56,9 @@ class TunerHost:
 
     @property
     def exhausted(self) -> bool:
-        """No more parameters: never while calls are queued (a trial end may yield more)."""
-        if self.inbox or (self.advisor is not None and self.advisor.ready):
+        """No more parameters: never while calls are queued (a trial end may yield more) or while the
+        tuner holds parameters it made since (NNI's ``st_callback``, an advisor's ``NewTrialJob``)."""
+        if self.inbox or self.tuner.pending():
             return False
         return self._exhausted
 

@@ -163,6 +163,9 @@ class AdvisorAdapter(Tuner):
     def generate_parameters(self, parameter_id: int, **kwargs: Any) -> dict[str, Any]:
         return self.next_trial()[1]
 
+    def pending(self) -> int:
+        return len(self.ready)
+
     def receive_trial_result(self, parameter_id: Any, parameters: dict[str, Any], value: Any,
                              **kwargs: Any) -> None:
         self._handle("handle_report_metric_data", {

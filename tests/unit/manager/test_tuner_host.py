@@ -60,3 +60,41 @@ def test_assessor_verdicts():
     assert h.assess("t1", []) is False
     assert isinstance(h.assess("t1", [0.1, 0.2]), bool)
     assert host().assess("t1", [0.1]) is False  # no assessor: never stops a trial
+
+
+class _CreditTuner:
+    """NNI's PBT pattern: out of parameters for now, it owes the asked id and sends it via st_callback later."""
+
+    def __init__(self):
+        self.owed, self.given = [], 0
+
+    def update_search_space(self, space):
+        pass
+
+    def generate_multiple_parameters(self, ids, st_callback=None, **kwargs):
+        self.callback = st_callback
+        if self.given >= 1:
+            self.owed.extend(ids)
+            return []
+        self.given += 1
+        return [{"x": 1}]
+
+    def receive_trial_result(self, parameter_id, parameters, value, **kwargs):
+        while self.owed:
+            self.callback(self.owed.pop(0), {"x": 2})
+
+    def trial_end(self, parameter_id, success, **kwargs):
+        pass
+
+
+def test_parameters_a_tuner_sends_later_through_st_callback_end_its_exhaustion():
+    from nni_remote.tuning.adapters import TunerAdapter
+    h = host()
+    h.tuner = TunerAdapter(_CreditTuner())
+    first = h.generate()
+    assert first is not None and h.generate() is None and h.exhausted     # owes the second id for now
+    h.post(lambda: h.result(first[0], first[1], 0.5, "t0", False))
+    h.drain()
+    assert not h.exhausted                                                   # it sent the owed parameters
+    assert h.generate()[1] == {"x": 2}
+    assert h.exhausted
