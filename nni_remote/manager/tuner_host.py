@@ -136,8 +136,7 @@ class TunerHost:
         if not customized and parameter_id in self.generated:
             self.tuner.trial_end(parameter_id, success, trial_job_id=trial_id, event=status,
                                  hyper_params=hyper_params)
-        if self.advisor:
-            self._exhausted = False    # ask the advisor again, as NNI's manager does after a trial end
+        self._exhausted = False        # asked again after every trial end, as NNI's manager does
         if self.assessor is not None and trial_id in self._assessed:
             self._assessed.discard(trial_id)
             self.assessor.trial_end(trial_id, success)

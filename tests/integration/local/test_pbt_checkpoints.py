@@ -20,9 +20,11 @@ from tests.integration.local.real_nni import nni_on_head
 from tests.integration.local.test_tuners_e2e import errors_of, jobs_of, params_of
 
 PBT_TRIAL = textwrap.dedent('''
-    import json, os
+    import json, os, time
     import nni
     args = nni.get_next_parameter()
+    if os.path.basename(os.path.dirname(args["save_checkpoint_dir"])) == "0":
+        time.sleep(1.5)                       # member 0 ends later: the tuner owes the next step for a while
     load_path = os.path.join(args["load_checkpoint_dir"], "model.pth")
     model = {"steps": 0}
     if os.path.isfile(load_path):

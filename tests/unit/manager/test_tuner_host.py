@@ -98,3 +98,6 @@ def test_parameters_a_tuner_sends_later_through_st_callback_end_its_exhaustion()
     assert not h.exhausted                                                   # it sent the owed parameters
     assert h.generate()[1] == {"x": 2}
     assert h.exhausted
+    h.trial_end(first[0], "t0", "SUCCEEDED", False)
+    assert not h.exhausted                          # asked again after every trial end, as NNI's manager does
+    assert h.generate() is None and h.exhausted
