@@ -55,13 +55,6 @@ def test_a_tuner_exception_is_raised_not_swallowed():
         h.generate()
 
 
-def test_assessor_verdicts():
-    h = host(assessor="Medianstop")
-    assert h.assess("t1", []) is False
-    assert isinstance(h.assess("t1", [0.1, 0.2]), bool)
-    assert host().assess("t1", [0.1]) is False  # no assessor: never stops a trial
-
-
 class _CreditTuner:
     """NNI's PBT pattern: out of parameters for now, it owes the asked id and sends it via st_callback later."""
 
@@ -101,3 +94,11 @@ def test_parameters_a_tuner_sends_later_through_st_callback_end_its_exhaustion()
     h.trial_end(first[0], "t0", "SUCCEEDED", False)
     assert not h.exhausted                          # asked again after every trial end, as NNI's manager does
     assert h.generate() is None and h.exhausted
+
+
+def test_assessor_verdicts():
+    h = host(assessor="Medianstop")
+    assert h.assess("t1", []) is False
+    assert isinstance(h.assess("t1", [0.1, 0.2]), bool)
+    assert host().assess("t1", [0.1]) is False  # no assessor: never stops a trial
+
