@@ -101,4 +101,3 @@ def test_assessor_verdicts():
     assert h.assess("t1", []) is False
     assert isinstance(h.assess("t1", [0.1, 0.2]), bool)
     assert host().assess("t1", [0.1]) is False  # no assessor: never stops a trial
-
