@@ -22,9 +22,9 @@ collects what it sends:
 Metric values reach the advisor as JSON text (``data['value']``), as NNI's
 dispatcher sends them. ``handle_trial_end`` gets NNI's ``event``: the trial's
 final status (``SUCCEEDED``, ``FAILED``, ``USER_CANCELED``, ``SYS_CANCELED``,
-``EARLY_STOPPED``) and ``hyper_params``, the packed parameters the trial read. The same adapter hosts the real ``nni``'s advisors
-(``Hyperband``, ``BOHB`` by className) and users' advisors written against
-either ``nni`` package.
+``EARLY_STOPPED``) and ``hyper_params``, the packed parameters the trial read.
+The same adapter hosts the real ``nni``'s advisors (``Hyperband``, ``BOHB`` by
+className) and users' advisors written against either ``nni`` package.
 """
 from __future__ import annotations
 
