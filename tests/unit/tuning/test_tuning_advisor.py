@@ -119,13 +119,14 @@ def test_a_kill_sent_from_any_handler_reaches_on_kill(advisor_dir) -> None:
     def send_kill(victim: str) -> None:
         inner.send(kill, json.dumps(victim))
 
-    inner.handle_trial_end = lambda data: send_kill("other1")
-    h.trial_end(pid, "trialA", "SUCCEEDED", False)
-    inner.handle_report_metric_data = lambda data: send_kill("other2")
-    h.result(pid, params, 0.5, "trialA", False)
-    inner.handle_request_trial_jobs = lambda n: send_kill("other3")
-    assert h.generate() is None
-    assert killed == ["other1", "other2", "other3"]
+    inner.handle_trial_end = lambda data: send_kill("B")
+    h.trial_end(pid, "trialA", "SUCCEEDED", False)                 # trialA's end kills B
+    inner.handle_report_metric_data = lambda data: send_kill("C" if data["type"] == "FINAL" else "D")
+    h.result(pid, params, 0.5, "trialA", False)                    # trialA's final result kills C
+    h.assess("trialA", [0.1], parameter_id=pid)                    # trialA's intermediate result kills D
+    inner.handle_request_trial_jobs = lambda n: send_kill("E")
+    assert h.generate() is None                                    # a request for trials kills E
+    assert killed == ["B", "C", "D", "E"]
 
 
 def test_advisor_error_fails_with_its_message(advisor_dir) -> None:
