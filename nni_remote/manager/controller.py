@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
 import traceback
@@ -98,7 +99,9 @@ class Controller:
             self.status = "VIEWED"
             self._registry_update(status="VIEWED")
             return
-        self.tuner = TunerHost(self.config.tuner, getattr(self.config, "assessor", None))
+        self.tuner = TunerHost(self.config.tuner, getattr(self.config, "assessor", None),
+                               checkpoint_dir=os.path.join(self.exp_dir, "checkpoint"), on_kill=self._advisor_kill,
+                               trials_see_head_files=self.service is None or self.service.trials_see_head_files)
         self.tuner.next_parameter_id = int(self.store.get_meta("nextParameterId", "0") or 0)
         self.tuner.update_search_space(self.params.get("searchSpace"))
         if self.params.get("prefetchTrials"):
@@ -331,6 +334,17 @@ class Controller:
                     log.info("assessor early-stops trial %s", trial.id)
                     self.hub.kill(trial, "early_stop")
 
+    def _advisor_kill(self, trial_id: str) -> None:
+        """An advisor's ``KillTrialJob``: early-stop the trial now, as NNI's manager does (dispatch thread)."""
+        with self.lock:
+            trial = self.trials.get(trial_id)
+            if trial is None:
+                log.warning("the advisor asked to kill trial %r, which this experiment does not have", trial_id)
+            elif trial.status in ACTIVE and not trial.kill_reason:
+                log.info("advisor early-stops trial %s", trial.id)
+                self.hub.kill(trial, "advisor")
+                self.wake.notify_all()
+
     def on_trial_end(self, trial: Trial, event: dict[str, Any]) -> None:
         code, reason = event.get("exit_code"), trial.kill_reason
         if event.get("error"):
@@ -349,9 +363,9 @@ class Controller:
         """The book's listener: tell the tuner (and the assessor) and wake the dispatch loop."""
         if self.tuner is not None:
             pid, customized = trial.parameter_id, trial.source != "algorithm"
-            ok = trial.status == "SUCCEEDED"
+            status, packed = trial.status, trial.parameter
             tuner = self.tuner
-            tuner.post(lambda: tuner.trial_end(pid, trial.id, ok, customized))
+            tuner.post(lambda: tuner.trial_end(pid, trial.id, status, customized, packed))
         self.wake.notify_all()
 
     # -- REST-facing operations ---------------------------------------------------

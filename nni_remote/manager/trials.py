@@ -19,6 +19,7 @@ _KILLS = {  # why the manager killed a trial -> (the status it ends with, its me
     "user": ("USER_CANCELED", "killed by user"),
     "shutdown": ("USER_CANCELED", "experiment stopped"),
     "early_stop": ("EARLY_STOPPED", "early-stopped by the assessor"),
+    "advisor": ("EARLY_STOPPED", "early-stopped by the advisor"),
     "max_trial_duration": ("EARLY_STOPPED", "ran longer than maxTrialDuration"),
 }
 

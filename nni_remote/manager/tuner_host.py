@@ -22,17 +22,28 @@ class TunerHost:
 
     The tuner may be an NNI advisor (``tuning.AdvisorAdapter``): it then
     decides parameters (with its own parameter ids) and early stops, and a
-    configured assessor is ignored, as in NNI.
+    configured assessor is ignored, as in NNI. Each kill the advisor sends
+    goes to ``on_kill(trial_id)`` as soon as the advisor's handler returns.
+
+    ``checkpoint_dir`` is NNI's ``NNI_CHECKPOINT_DIRECTORY`` for the algorithms
+    (PBT's default ``all_checkpoint_dir``); ``trials_see_head_files`` says
+    whether trials can reach it (see :func:`tuning.checkpoints.check_reach`).
     """
 
-    def __init__(self, tuner_config: Any, assessor_config: Any) -> None:
+    def __init__(self, tuner_config: Any, assessor_config: Any, *, checkpoint_dir: Optional[str] = None,
+                 trials_see_head_files: bool = True, on_kill: Optional[Callable[[str], None]] = None) -> None:
         from nni_remote import tuning
+        from nni_remote.tuning import checkpoints
 
         self._tuning = tuning
-        self.tuner = tuning.create_tuner(tuner_config)
+        with checkpoints.dispatcher_environment(checkpoint_dir):
+            self.tuner = tuning.create_tuner(tuner_config)
+            self.assessor = tuning.create_assessor(assessor_config) if assessor_config is not None else None
+        checkpoints.check_reach(self.tuner, checkpoint_dir, trials_see_head_files)
         from nni_remote.tuning.advisor import AdvisorAdapter
         self.advisor: Optional[AdvisorAdapter] = self.tuner if isinstance(self.tuner, AdvisorAdapter) else None
-        self.assessor = tuning.create_assessor(assessor_config) if assessor_config is not None else None
+        if self.advisor is not None:
+            self.advisor.on_kill = on_kill
         if self.advisor and self.assessor is not None:
             log.warning("the tuner is an advisor, which decides early stops itself: the assessor is ignored")
             self.assessor = None
@@ -41,6 +52,7 @@ class TunerHost:
         self.not_ready = False
         self.next_parameter_id = 0
         self.generated: set[Any] = set()   # parameter ids this tuner instance handed out
+        self._assessed: set[str] = set()   # trials the assessor judged (NNI tells it only of their end)
 
     def prefetch_refusal(self) -> Optional[str]:
         """Why the tuner does not take trials ahead of their results (``prefetchTrials``); None if it does."""
@@ -49,8 +61,9 @@ class TunerHost:
 
     @property
     def exhausted(self) -> bool:
-        """No more parameters: never while calls are queued (a trial end may yield more)."""
-        if self.inbox or (self.advisor is not None and self.advisor.ready):
+        """No more parameters: never while calls are queued (a trial end may yield more) or while the
+        tuner holds parameters it made since (NNI's ``st_callback``, an advisor's ``NewTrialJob``)."""
+        if self.inbox or self.tuner.pending():
             return False
         return self._exhausted
 
@@ -116,28 +129,38 @@ class TunerHost:
                                             trial_job_id=trial_id)
         self.not_ready = False
 
-    def trial_end(self, parameter_id: Any, trial_id: str, success: bool, customized: bool) -> None:
+    def trial_end(self, parameter_id: Any, trial_id: str, status: str, customized: bool,
+                  hyper_params: Optional[str] = None) -> None:
+        """NNI's ``TRIAL_END``: ``status`` is the trial's final one, ``hyper_params`` the packed parameters it read.
+
+        Tuners and assessors get ``success`` (``status == "SUCCEEDED"``), as
+        NNI's dispatcher gives them; an advisor gets the status itself as
+        ``event``. The assessor hears only of trials it judged, as in NNI.
+        """
+        success = status == "SUCCEEDED"
         if not customized and parameter_id in self.generated:
-            self.tuner.trial_end(parameter_id, success, trial_job_id=trial_id)
-        if self.advisor:
-            self._exhausted = False    # ask the advisor again, as NNI's manager does after a trial end
-        if self.assessor is not None:
+            self.tuner.trial_end(parameter_id, success, trial_job_id=trial_id, event=status,
+                                 hyper_params=hyper_params)
+        self._exhausted = False        # asked again after every trial end, as NNI's manager does
+        if self.assessor is not None and trial_id in self._assessed:
+            self._assessed.discard(trial_id)
             self.assessor.trial_end(trial_id, success)
         self.not_ready = False
 
     def assess(self, trial_id: str, history: list[Any], parameter_id: Any = None) -> bool:
-        """True if the assessor (or the advisor) says the trial should be stopped early.
+        """True if the assessor says the trial should be stopped early.
 
         An advisor sees each new intermediate value once, with the trial's
-        ``parameter_id`` (the advisor's own id); without it, only kills the
-        advisor already asked for are answered.
+        ``parameter_id`` (the advisor's own id); its kills (of this trial or
+        any other) go to ``on_kill``, so for an advisor this returns False.
         """
         if self.advisor is not None:
             if parameter_id is not None and parameter_id in self.generated and history:
                 self.advisor.report_intermediate(parameter_id, trial_id, history)
-            return self.advisor.wants_kill(trial_id)
+            return False
         if self.assessor is None or not history:
             return False
+        self._assessed.add(trial_id)
         verdict: Any = self.assessor.assess_trial(trial_id, history)
         bad = getattr(self._tuning.AssessResult, "Bad", False)
         return verdict is bad or verdict is False or getattr(verdict, "name", None) == "Bad"

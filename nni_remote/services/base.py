@@ -42,6 +42,10 @@ never branches on a platform's name:
   sure (no network in between), so the machine is marked lost at once;
 - ``trials_survive_agent``: trials keep running when their agent dies, and a
   relaunched agent re-attaches them, so a lost agent's trials are not re-queued.
+
+``trials_see_head_files`` says that trials run where the manager's files are
+(the experiment's folder at the same path): NNI's checkpoint directory is
+usable by trials as is (``tuning/checkpoints.py``).
 """
 from __future__ import annotations
 
@@ -124,6 +128,7 @@ class TrainingService(ABC):
     config_class: ClassVar[Optional[type["TrainingServiceConfig"]]] = None
     probe_is_definitive: ClassVar[bool] = False
     trials_survive_agent: ClassVar[bool] = False
+    trials_see_head_files: ClassVar[bool] = False
 
     def __init__(self, config: "ExperimentConfig", exp_dir: str, exp_id: str) -> None:
         """Keep what the service needs from the canonical config; no I/O here."""

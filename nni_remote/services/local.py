@@ -49,6 +49,7 @@ class LocalTrainingService(TrainingService):
     platform = "local"
     config_class = LocalConfig
     probe_is_definitive = True      # no network in between: a missing process is gone
+    trials_see_head_files = True    # trials run on this machine, beside the experiment's folder
     trials_survive_agent = True     # trials run in their own sessions; a new agent re-attaches them
 
     def __init__(self, config: "ExperimentConfig", exp_dir: str, exp_id: str) -> None:

@@ -89,6 +89,9 @@ class TunerAdapter(Tuner):
     def _emit(self, parameter_id: Any, params: dict[str, Any], *args: Any, **kwargs: Any) -> None:
         self._queued.append((parameter_id, params))
 
+    def pending(self) -> int:
+        return len(self._queued)
+
     def _serve_queued(self, parameter_id: int) -> dict[str, Any]:
         tuner_id, params = self._queued.pop(0)
         self._alias[parameter_id] = tuner_id

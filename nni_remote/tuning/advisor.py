@@ -12,14 +12,19 @@ collects what it sends:
   when a rung completes), not only when asked;
 - ``NO`` (no more trial jobs): nothing to give *now*; asked again after the
   next trial end, as NNI's manager does;
-- ``KI`` (kill trial job): the trial is early-stopped the next time the
-  manager hears from it (:meth:`AdvisorAdapter.wants_kill`);
+- ``KI`` (kill trial job): handed to ``on_kill`` (the manager's) as soon as
+  the handler that sent it returns, whatever call it was (a trial end, a final
+  result, another trial's intermediate result, a request for trials); the
+  manager kills the trial at once and it ends ``EARLY_STOPPED``, as NNI's
+  manager does (``cancelTrialJob(id, isEarlyStopped=true)``);
 - ``ER``: the experiment fails with the advisor's message.
 
 Metric values reach the advisor as JSON text (``data['value']``), as NNI's
-dispatcher sends them. The same adapter hosts the real ``nni``'s advisors
-(``Hyperband``, ``BOHB`` by className) and users' advisors written against
-either ``nni`` package.
+dispatcher sends them. ``handle_trial_end`` gets NNI's ``event``: the trial's
+final status (``SUCCEEDED``, ``FAILED``, ``USER_CANCELED``, ``SYS_CANCELED``,
+``EARLY_STOPPED``) and ``hyper_params``, the packed parameters the trial read.
+The same adapter hosts the real ``nni``'s advisors (``Hyperband``, ``BOHB`` by
+className) and users' advisors written against either ``nni`` package.
 """
 from __future__ import annotations
 
@@ -27,7 +32,7 @@ import json
 import logging
 import sys
 from collections import deque
-from typing import Any
+from typing import Any, Callable, Optional
 
 from ..errors import TunerError
 from .base import NoMoreTrialError, Tuner
@@ -91,7 +96,8 @@ class AdvisorAdapter(Tuner):
             inner.recovered_max_param_id = _NeverRecovered()
         self.ready: deque[tuple[Any, dict[str, Any]]] = deque()
         self.said_no = False
-        self.kills: set[str] = set()
+        self.kills: list[str] = []    # KI not yet handed to on_kill, in the order sent
+        self.on_kill: Optional[Callable[[str], None]] = None
         self._error: str | None = None
         self._initialized = False
         self._records: dict[Any, str] = {}
@@ -107,7 +113,9 @@ class AdvisorAdapter(Tuner):
         elif code == "NO":
             self.said_no = True
         elif code == "KI":
-            self.kills.add(str(json.loads(data)))
+            trial_job_id = str(json.loads(data))
+            if trial_job_id not in self.kills:
+                self.kills.append(trial_job_id)
         elif code == "ER":
             self._error = str(data)
         elif code == "SP":
@@ -127,6 +135,12 @@ class AdvisorAdapter(Tuner):
     def _handle(self, name: str, data: Any) -> None:
         getattr(self.inner, name)(data)
         self._check()
+        self.apply_kills()
+
+    def apply_kills(self) -> None:
+        """Hand every kill the advisor asked for to ``on_kill`` (kept until one is set)."""
+        while self.kills and self.on_kill is not None:
+            self.on_kill(self.kills.pop(0))
 
     # -- the tuner contract -----------------------------------------------------------
     def update_search_space(self, search_space: dict[str, Any]) -> None:
@@ -150,6 +164,9 @@ class AdvisorAdapter(Tuner):
     def generate_parameters(self, parameter_id: int, **kwargs: Any) -> dict[str, Any]:
         return self.next_trial()[1]
 
+    def pending(self) -> int:
+        return len(self.ready)
+
     def receive_trial_result(self, parameter_id: Any, parameters: dict[str, Any], value: Any,
                              **kwargs: Any) -> None:
         self._handle("handle_report_metric_data", {
@@ -165,22 +182,16 @@ class AdvisorAdapter(Tuner):
                 "sequence": sequence, "value": json.dumps(history[sequence])})
         self._reported[trial_job_id] = max(start, len(history))
 
-    def wants_kill(self, trial_job_id: str) -> bool:
-        """Whether the advisor asked to stop this trial (asked once; the request is consumed)."""
-        if trial_job_id in self.kills:
-            self.kills.discard(trial_job_id)
-            return True
-        return False
-
     def trial_end(self, parameter_id: Any, success: bool, **kwargs: Any) -> None:
+        """NNI's ``TRIAL_END``: ``event`` (kwargs) is the trial's final status, ``hyper_params`` what it read."""
         trial_job_id = kwargs.get("trial_job_id")
         self._reported.pop(str(trial_job_id), None)
-        self.kills.discard(str(trial_job_id))
-        record = self._records.pop(parameter_id, None) or json.dumps(
+        record = self._records.pop(parameter_id, None)
+        record = kwargs.get("hyper_params") or record or json.dumps(
             {"parameter_id": parameter_id, "parameter_source": "algorithm", "parameters": {}, "parameter_index": 0})
+        event = kwargs.get("event") or ("SUCCEEDED" if success else "FAILED")
         self.said_no = False   # NNI's manager asks again after every trial end
-        self._handle("handle_trial_end", {"trial_job_id": trial_job_id,
-                                          "event": "SUCCEEDED" if success else "FAILED", "hyper_params": record})
+        self._handle("handle_trial_end", {"trial_job_id": trial_job_id, "event": event, "hyper_params": record})
 
     def import_data(self, data: list[dict[str, Any]]) -> None:
         if data:

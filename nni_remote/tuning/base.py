@@ -124,6 +124,14 @@ class Tuner:
     def import_data(self, data: list[dict[str, Any]]) -> None:
         """History ``[{"parameter": {...}, "value": metric}]`` (resume replay, import). Default: ignore."""
 
+    def pending(self) -> int:
+        """Parameter sets already made and handed out by the next :meth:`generate_parameters` calls.
+
+        Adapters count what NNI's tuners send later through ``st_callback`` and what an
+        advisor sends unasked; while any is pending, the tuner is not exhausted.
+        """
+        return 0
+
     def _accept_customized_trials(self, accept: bool = True) -> None:
         self._accept_customized = accept
 

@@ -16,8 +16,9 @@ their own checkpoints. Until a step is complete, :meth:`generate_parameters`
 raises :class:`NotReady`.
 
 ``all_checkpoint_dir`` defaults to ``$NNI_CHECKPOINT_DIRECTORY`` (NNI's
-default), else ``~/nni-remote/pbt-checkpoints``; on remote machines it must
-be a folder every trial can reach (shared storage), as in NNI.
+default; the manager sets it to the experiment's ``checkpoint`` folder, see
+``tuning/checkpoints.py``), else ``~/nni-remote/pbt-checkpoints``; on remote
+machines it must be a folder every trial can reach (shared storage), as in NNI.
 """
 from __future__ import annotations
 

@@ -1,10 +1,11 @@
 """The real nni 3.0 for tests: its Python (``$NNI_REMOTE_REAL_NNI_PYTHON``, set by ``.ci/run``), its
-``nnictl``, and its package made importable by the manager (the head's Python).
+``nnictl``, and its package made importable by the manager (the head's Python); SMAC3 the same way
+(``$NNI_REMOTE_SMAC_PYTHON``).
 
-nni lives in its own venv. :func:`nni_on_head` links the packages of that venv
-that the head's Python lacks (nni and its own dependencies) into a folder and
-puts it on ``PYTHONPATH`` for the managers a test starts, so nothing the head
-already has is shadowed. Both must be the same Python version.
+nni (and smac) live in their own venvs. :func:`link_site` links the packages of
+such a venv that the head's Python lacks (nni and its own dependencies) into a
+folder and puts it on ``PYTHONPATH`` for the managers a test starts, so nothing
+the head already has is shadowed. Both must be the same Python version.
 """
 from __future__ import annotations
 
@@ -36,18 +37,38 @@ def nnictl() -> str:
 
 def nni_on_head(monkeypatch: pytest.MonkeyPatch, folder: str) -> None:
     """Make the real ``nni`` importable by managers started after this (or skip, saying why)."""
-    if importlib.util.find_spec("nni") is not None:
+    _on_head(monkeypatch, folder, "nni", real_nni_python(),
+             "NNI_REMOTE_REAL_NNI_PYTHON is not set (.ci/run sets it); pip install nni==3.0 next to nni-remote")
+
+
+def smac_python() -> Optional[str]:
+    """The Python of the venv with SMAC3 (``$NNI_REMOTE_SMAC_PYTHON``, set by ``.ci/run``), if any."""
+    candidate = os.environ.get("NNI_REMOTE_SMAC_PYTHON")
+    return candidate if candidate and os.path.exists(candidate) else None
+
+
+def smac_on_head(monkeypatch: pytest.MonkeyPatch, folder: str) -> None:
+    """Make ``smac`` importable by managers started after this (or skip, saying why)."""
+    _on_head(monkeypatch, folder, "smac", smac_python(),
+             "NNI_REMOTE_SMAC_PYTHON is not set (.ci/run sets it); pip install 'nni-remote[smac]'")
+
+
+def _on_head(monkeypatch: pytest.MonkeyPatch, folder: str, module: str, python: Optional[str], how: str) -> None:
+    if importlib.util.find_spec(module) is not None:
         return
-    python = real_nni_python()
     if python is None:
-        pytest.skip("the real nni is not importable by the head's Python and NNI_REMOTE_REAL_NNI_PYTHON is not set "
-                    "(.ci/run sets it); pip install nni==3.0 next to nni-remote to run this")
+        pytest.skip(f"{module} is not importable by the head's Python and {how} to run this")
+    link_site(monkeypatch, folder, python)
+
+
+def link_site(monkeypatch: pytest.MonkeyPatch, folder: str, python: str) -> None:
+    """Put the packages of ``python``'s venv that the head's Python lacks on the managers' ``PYTHONPATH``."""
     info = subprocess.run([python, "-c", "import sys, sysconfig; print(sysconfig.get_paths()['purelib']); "
                                          "print('%d.%d' % sys.version_info[:2])"],
                           capture_output=True, text=True, check=True).stdout.split()
     site, version = info[0], info[1]
     if version != "%d.%d" % sys.version_info[:2]:
-        pytest.skip(f"the nni venv runs Python {version}, the head {sys.version_info[0]}.{sys.version_info[1]}")
+        pytest.skip(f"the venv of {python} runs Python {version}, the head {sys.version_info[0]}.{sys.version_info[1]}")
     os.makedirs(folder, exist_ok=True)
     for entry in sorted(os.listdir(site)):
         name = entry[:-3] if entry.endswith(".py") else entry

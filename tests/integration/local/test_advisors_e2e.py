@@ -1,9 +1,11 @@
 """Advisors and the new built-ins driving real local experiments, with NNI's published config shapes.
 
-``config_metis.yml`` and ``config_bohb.yml`` below have exactly the keys and
-values of NNI's ``examples/trials/auto-gbdt/config_metis.yml`` and
-``examples/trials/mnist-advisor/config_bohb.yml`` (comments dropped); the
-trials are tiny stand-ins with the same search spaces.
+``config_metis.yml`` below has exactly the keys and values of NNI's
+``examples/trials/auto-gbdt/config_metis.yml`` (comments dropped);
+``config_bohb.yml`` and its ``search_space.json`` are NNI's
+``examples/trials/mnist-advisor`` files byte for byte (from
+``benchmarks/nni_config_bohb.py``, which runs them unmodified); the trials are
+tiny stand-ins with the same search spaces.
 """
 from __future__ import annotations
 
@@ -11,9 +13,10 @@ import json
 import textwrap
 import pytest
 
+from benchmarks.nni_config_bohb import CONFIG_BOHB, SEARCH_SPACE
 from nni_remote import Experiment, ExperimentConfig
 from tests.conftest import free_port
-from tests.integration.local.conftest import wait_status
+from tests.integration.local.conftest import wait_for, wait_status
 from tests.integration.local.real_nni import nni_on_head
 from tests.integration.local.test_tuners_e2e import errors_of, jobs_of, params_of
 
@@ -46,28 +49,7 @@ GBDT_TRIAL = textwrap.dedent('''
     nni.report_final_result(rmse)
 ''')
 
-CONFIG_BOHB = textwrap.dedent('''
-    searchSpaceFile: search_space.json
-    trialCommand: python3 mnist.py
-    trialGpuNumber: 0
-    trialConcurrency: 1
-    maxExperimentDuration: 10h
-    maxTrialNumber: 1000
-    advisor:
-      name: BOHB
-      classArgs:
-        max_budget: 27
-        min_budget: 1
-        eta: 3
-        optimize_mode: maximize
-    trainingService:
-      platform: local
-''')
-BOHB_SPACE = {"dropout_rate": {"_type": "uniform", "_value": [0.5, 0.9]},
-              "conv_size": {"_type": "choice", "_value": [2, 3, 5, 7]},
-              "hidden_size": {"_type": "choice", "_value": [124, 512, 1024]},
-              "batch_size": {"_type": "choice", "_value": [8, 16, 32, 64]},
-              "learning_rate": {"_type": "choice", "_value": [0.0001, 0.001, 0.01, 0.1]}}
+BOHB_SPACE = json.loads(SEARCH_SPACE)
 MNIST_TRIAL = textwrap.dedent('''
     import nni
     p = nni.get_next_parameter()
@@ -100,11 +82,12 @@ def test_nni_config_metis_runs_to_done(launch, tmp_path, isolated_home):
 
 
 def test_nni_config_bohb_runs_to_done(launch, tmp_path, isolated_home):
-    """NNI's config_bohb.yml as published, but for maxTrialNumber: 1000 trials would take minutes here."""
+    """NNI's config_bohb.yml as published, but for maxTrialNumber: 1000 trials take minutes here, so the
+    unmodified file is run by benchmarks/nni_config_bohb.py instead (same stand-in trial shape)."""
     folder = tmp_path / "mnist-advisor"
     folder.mkdir()
     (folder / "mnist.py").write_text(MNIST_TRIAL)
-    (folder / "search_space.json").write_text(json.dumps(BOHB_SPACE))
+    (folder / "search_space.json").write_text(SEARCH_SPACE)
     config = load_config(folder, CONFIG_BOHB, tmp_path)
     assert config.advisor.name == "BOHB" and config.tuner is None
     config.max_trial_number = 40                                    # bracket s=3: 27 + 9 + 3 + 1 trials
@@ -190,6 +173,106 @@ def test_custom_advisor_decides_parameters_and_early_stops(launch, code_dir):
     assert [params_of(j)["x"] for j in jobs] == [0, 1, 2, 3]
     assert [j.hyperParameters[0].parameter_id for j in jobs] == ["adv_0", "adv_1", "adv_2", "adv_3"]
     assert [j.status for j in jobs] == ["SUCCEEDED", "SUCCEEDED", "EARLY_STOPPED", "SUCCEEDED"]
+
+
+RECORDING_ADVISOR = textwrap.dedent('''
+    import json
+    import os
+    import nni
+    from nni.runtime.msg_dispatcher_base import MsgDispatcherBase
+    from nni.runtime.tuner_command_channel import CommandType
+    from nni.utils import MetricType
+
+    ROLES = ["victim_a", "victim_b", "killer", "cancelled", "failing"]
+
+    class RecordingAdvisor(MsgDispatcherBase):
+        """One trial per role; kills the victims from the handlers of *another* trial (the killer's final
+        result, then the killer's end) and records every handle_trial_end it gets."""
+
+        def __init__(self, folder):
+            super().__init__()
+            self.folder, self.count, self.ids = folder, 0, {}
+
+        def handle_initialize(self, data):
+            self.send(CommandType.Initialized, "")
+
+        def handle_update_search_space(self, data):
+            pass
+
+        def handle_request_trial_jobs(self, data):
+            for _ in range(data):
+                if self.count >= len(ROLES):
+                    self.send(CommandType.NoMoreTrialJobs, "")
+                    return
+                role = ROLES[self.count]
+                self.count += 1
+                self.send(CommandType.NewTrialJob, nni.dump({"parameter_id": role, "parameter_source": "algorithm",
+                                                             "parameters": {"role": role, "folder": self.folder}}))
+
+        def handle_report_metric_data(self, data):
+            self.ids[data["parameter_id"]] = data["trial_job_id"]
+            if {"victim_a", "victim_b"} <= set(self.ids):
+                open(os.path.join(self.folder, "victims-known"), "w").close()   # the killer may finish now
+            if data["parameter_id"] == "killer" and data["type"] == MetricType.FINAL:
+                self.send(CommandType.KillTrialJob, json.dumps(self.ids["victim_a"]))
+
+        def handle_trial_end(self, data):
+            with open(os.path.join(self.folder, "trial-ends.jsonl"), "a") as f:
+                f.write(json.dumps(data) + chr(10))
+            if nni.load(data["hyper_params"])["parameter_id"] == "killer":
+                self.send(CommandType.KillTrialJob, json.dumps(self.ids["victim_b"]))
+
+        def handle_import_data(self, data):
+            pass
+''')
+ROLE_TRIAL = textwrap.dedent('''
+    import os, sys, time
+    import nni
+    p = nni.get_next_parameter()
+    role = p["role"]
+    if role == "failing":
+        sys.exit(3)
+    nni.report_intermediate_result(0)
+    if role == "killer":
+        while not os.path.exists(os.path.join(p["folder"], "victims-known")):
+            time.sleep(0.1)
+        nni.report_final_result(1)
+    else:
+        time.sleep(600)         # victims and the cancelled trial report nothing more: only a kill ends them
+''')
+
+
+def _by_role(exp: Experiment) -> dict:
+    return {params_of(j)["role"]: j for j in jobs_of(exp)}
+
+
+def test_advisor_kill_from_another_trials_handler_applies_at_once(launch, code_dir, tmp_path):
+    """KI sent while handling trial K's final result and K's end stops two *other* trials that report
+    nothing more (they would sleep 10 min): they end EARLY_STOPPED at once, and the advisor is told each
+    trial's real end (NNI's TRIAL_END events) with the packed parameters the trial read."""
+    folder = tmp_path / "advisor-notes"
+    folder.mkdir()
+    (code_dir / "recording_advisor.py").write_text(RECORDING_ADVISOR)
+    (code_dir / "role.py").write_text(ROLE_TRIAL)
+    exp = launch(trial_command="python3 role.py", trial_concurrency=5, max_trial_number=None, tuner=None,
+                 advisor={"class_name": "recording_advisor.RecordingAdvisor", "code_directory": str(code_dir),
+                          "class_args": {"folder": str(folder)}}, search_space={})
+    wait_for(lambda: getattr(_by_role(exp).get("cancelled"), "status", None) == "RUNNING", 60,
+             what="the trial to cancel is running")
+    exp.kill_trial_job(_by_role(exp)["cancelled"].trialJobId)
+    assert wait_status(exp, "DONE", "ERROR", timeout=120) == "DONE", errors_of(exp)
+    jobs = _by_role(exp)
+    statuses = {role: j.status for role, j in jobs.items()}
+    assert statuses == {"victim_a": "EARLY_STOPPED", "victim_b": "EARLY_STOPPED", "killer": "SUCCEEDED",
+                        "cancelled": "USER_CANCELED", "failing": "FAILED"}, statuses
+    ends = [json.loads(line) for line in (folder / "trial-ends.jsonl").read_text().splitlines()]
+    told = {json.loads(e["hyper_params"])["parameters"]["role"]: e for e in ends}
+    assert len(ends) == 5 and set(told) == set(jobs)
+    for role, job in jobs.items():
+        assert told[role]["trial_job_id"] == job.trialJobId
+        assert told[role]["event"] == job.status                    # NNI's TRIAL_END event: the final status
+        record = json.loads(told[role]["hyper_params"])
+        assert record["parameter_id"] == role and record["parameters"] == params_of(job)
 
 
 def test_nni_hyperband_advisor_class_runs_to_done(launch, code_dir, tmp_path, monkeypatch):

@@ -44,7 +44,7 @@ def test_results_reach_the_tuner_and_non_numbers_are_dropped():
     h.result(pid, params, {"default": 0.5, "loss": 1}, "AbCdE", customized=False)
     h.result(pid, params, "not a number", "AbCdE", customized=False)
     h.result(None, {"x": 2}, 0.7, "FgHiJ", customized=True)  # customized: history, as NNI does
-    h.trial_end(pid, "AbCdE", True, customized=False)
+    h.trial_end(pid, "AbCdE", "SUCCEEDED", customized=False)
     assert h.generate() is not None
 
 
@@ -53,6 +53,47 @@ def test_a_tuner_exception_is_raised_not_swallowed():
     h.tuner.generate_parameters = lambda pid: (_ for _ in ()).throw(ValueError("broken tuner"))
     with pytest.raises(ValueError, match="broken tuner"):
         h.generate()
+
+
+class _CreditTuner:
+    """NNI's PBT pattern: out of parameters for now, it owes the asked id and sends it via st_callback later."""
+
+    def __init__(self):
+        self.owed, self.given = [], 0
+
+    def update_search_space(self, space):
+        pass
+
+    def generate_multiple_parameters(self, ids, st_callback=None, **kwargs):
+        self.callback = st_callback
+        if self.given >= 1:
+            self.owed.extend(ids)
+            return []
+        self.given += 1
+        return [{"x": 1}]
+
+    def receive_trial_result(self, parameter_id, parameters, value, **kwargs):
+        while self.owed:
+            self.callback(self.owed.pop(0), {"x": 2})
+
+    def trial_end(self, parameter_id, success, **kwargs):
+        pass
+
+
+def test_parameters_a_tuner_sends_later_through_st_callback_end_its_exhaustion():
+    from nni_remote.tuning.adapters import TunerAdapter
+    h = host()
+    h.tuner = TunerAdapter(_CreditTuner())
+    first = h.generate()
+    assert first is not None and h.generate() is None and h.exhausted     # owes the second id for now
+    h.post(lambda: h.result(first[0], first[1], 0.5, "t0", False))
+    h.drain()
+    assert not h.exhausted                                                   # it sent the owed parameters
+    assert h.generate()[1] == {"x": 2}
+    assert h.exhausted
+    h.trial_end(first[0], "t0", "SUCCEEDED", False)
+    assert not h.exhausted                          # asked again after every trial end, as NNI's manager does
+    assert h.generate() is None and h.exhausted
 
 
 def test_assessor_verdicts():

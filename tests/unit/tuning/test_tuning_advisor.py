@@ -88,19 +88,45 @@ def test_custom_advisor_decides_parameters_budgets_and_the_end(advisor_dir) -> N
     assert h.generate() == ("0_0_1", {"x": 1, "TRIAL_BUDGET": 1})
     assert h.generate() is None and h.exhausted   # NoMoreTrialJobs
     h.result("0_0_0", first[1], 0.5, "trialA", False)
-    h.post(lambda: h.trial_end("0_0_0", "trialA", True, False))
+    h.post(lambda: h.trial_end("0_0_0", "trialA", "SUCCEEDED", False))
     assert not h.exhausted                        # a queued trial end may bring more (it does)
     h.drain()
     assert h.generate() == ("0_1_0", {"x": 0, "TRIAL_BUDGET": 2})
 
 
-def test_advisor_kill_request_early_stops_the_trial(advisor_dir) -> None:
-    h = host(advisor_dir)
+def test_advisor_kill_request_reaches_on_kill_when_its_handler_returns(advisor_dir) -> None:
+    killed: list[str] = []
+    h = TunerHost({"className": "step_advisor.StepAdvisor", "codeDirectory": advisor_dir}, None,
+                  on_kill=killed.append)
     h.update_search_space({})
     pid, _ = h.generate()
-    assert not h.assess("trialA", [1.0], parameter_id=pid)
-    assert h.assess("trialA", [1.0, -1.0], parameter_id=pid)        # the advisor sent KI for trialA
-    assert not h.assess("trialA", [1.0, -1.0, 2.0], parameter_id=pid)
+    assert not h.assess("trialA", [1.0], parameter_id=pid) and killed == []
+    assert not h.assess("trialA", [1.0, -1.0], parameter_id=pid)    # the manager acts on on_kill, not on this
+    assert killed == ["trialA"]
+    h.assess("trialA", [1.0, -1.0, 2.0], parameter_id=pid)
+    assert killed == ["trialA"]                                      # each KI once
+
+
+def test_a_kill_sent_from_any_handler_reaches_on_kill(advisor_dir) -> None:
+    killed: list[str] = []
+    h = TunerHost({"className": "step_advisor.StepAdvisor", "codeDirectory": advisor_dir}, None,
+                  on_kill=killed.append)
+    h.update_search_space({})
+    pid, params = h.generate()
+    inner = h.tuner.inner
+    kill = sys.modules["step_advisor"].CommandType.KillTrialJob
+
+    def send_kill(victim: str) -> None:
+        inner.send(kill, json.dumps(victim))
+
+    inner.handle_trial_end = lambda data: send_kill("B")
+    h.trial_end(pid, "trialA", "SUCCEEDED", False)                 # trialA's end kills B
+    inner.handle_report_metric_data = lambda data: send_kill("C" if data["type"] == "FINAL" else "D")
+    h.result(pid, params, 0.5, "trialA", False)                    # trialA's final result kills C
+    h.assess("trialA", [0.1], parameter_id=pid)                    # trialA's intermediate result kills D
+    inner.handle_request_trial_jobs = lambda n: send_kill("E")
+    assert h.generate() is None                                    # a request for trials kills E
+    assert killed == ["B", "C", "D", "E"]
 
 
 def test_advisor_error_fails_with_its_message(advisor_dir) -> None:
@@ -139,7 +165,20 @@ def test_trial_end_record_is_the_packed_parameters(advisor_dir) -> None:
     seen = []
     h.tuner.inner.handle_trial_end = lambda data: seen.append(data)
     pid, params = h.generate()
-    h.trial_end(pid, "trialA", False, False)
+    h.trial_end(pid, "trialA", "FAILED", False)
     assert seen[0]["trial_job_id"] == "trialA" and seen[0]["event"] == "FAILED"
     assert json.loads(seen[0]["hyper_params"]) == {"parameter_id": pid, "parameter_source": "algorithm",
                                                    "parameters": params, "parameter_index": 0}
+
+
+@pytest.mark.parametrize("status", ["SUCCEEDED", "FAILED", "USER_CANCELED", "SYS_CANCELED", "EARLY_STOPPED"])
+def test_trial_end_event_is_the_trials_status_as_nni_sends_it(advisor_dir, status) -> None:
+    h = host(advisor_dir)
+    h.update_search_space({})
+    seen = []
+    h.tuner.inner.handle_trial_end = lambda data: seen.append(data)
+    pid, params = h.generate()
+    packed = json.dumps({"parameter_id": pid, "parameter_source": "algorithm", "parameters": params,
+                         "parameter_index": 0})
+    h.trial_end(pid, "trialA", status, False, packed)
+    assert seen == [{"trial_job_id": "trialA", "event": status, "hyper_params": packed}]
