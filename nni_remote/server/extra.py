@@ -22,6 +22,7 @@ from nni_remote.manager.trials import Trial
 from nni_remote.manager.updates import duration_seconds
 from nni_remote.server import paging
 from nni_remote.server.rest import controller, manager
+from nni_remote.server.views import conditional, fingerprint, views, views_digest
 from nni_remote.services.base import TrialFile, list_local_dir, read_local_chunk, safe_file_name
 
 bp = Blueprint("nni_remote_extra", __name__)
@@ -64,10 +65,8 @@ def overview() -> Response:
     """Everything the portal's Overview and ``nni-remote top`` show, in one call."""
     snap = controller().snapshot()
     params, trials = snap.params, snap.trials
-    counts: dict[str, int] = {}
-    for t in trials:
-        counts[t.status] = counts.get(t.status, 0) + 1
-    finals = [(scalar(t.final_value), t) for t in trials if t.final is not None and t.status == "SUCCEEDED"]
+    maxi = maximize(params)
+    counts, best = views().answer(("overview", fingerprint(trials), maxi), lambda: _ranked(trials, maxi))
     data = {
         "id": snap.id, "experimentName": params.get("experimentName"), "status": snap.status,
         "errors": list(snap.errors), "readonly": snap.readonly,
@@ -80,14 +79,21 @@ def overview() -> Response:
         "maxTrialDuration": params.get("maxTrialDuration"),
         "submittedTrials": len(trials), "trialCounts": counts,
         "finishedTrials": sum(n for s, n in counts.items() if s in TERMINAL),
-        "optimizeMode": "maximize" if maximize(params) else "minimize",
-        "logDir": snap.exp_dir, "port": manager().port,
+        "optimizeMode": "maximize" if maxi else "minimize",
+        "logDir": snap.exp_dir, "port": manager().port, "bestTrials": best,
     }
-    ranked = sorted(((v, t) for v, t in finals if v is not None), key=lambda p: p[0],
-                    reverse=data["optimizeMode"] == "maximize")
-    data["bestTrials"] = [{"trialJobId": t.id, "sequenceId": t.seq, "value": v, "parameters": t.parameters}
-                          for v, t in ranked[:10]]
-    return reply(data)
+    return conditional(reply(data))
+
+
+def _ranked(trials: Any, maxi: bool) -> tuple[dict[str, int], list[dict[str, Any]]]:
+    """Trials per status, and the 10 best succeeded trials by their scalar final metric."""
+    counts: dict[str, int] = {}
+    for t in trials:
+        counts[t.status] = counts.get(t.status, 0) + 1
+    finals = [(scalar(t.final_value), t) for t in trials if t.final is not None and t.status == "SUCCEEDED"]
+    ranked = sorted(((v, t) for v, t in finals if v is not None), key=lambda p: p[0], reverse=maxi)
+    return counts, [{"trialJobId": t.id, "sequenceId": t.seq, "value": v, "parameters": views().parameters(t)}
+                    for v, t in ranked[:10]]
 
 
 # -- trials -------------------------------------------------------------------------
@@ -99,7 +105,7 @@ def trial_view(t: Trial) -> dict[str, Any]:
     if t.start_time is not None:
         from nni_remote.manager.store import now_ms
         duration = ((end or now_ms()) - t.start_time) / 1000.0 if t.status != "WAITING" else None
-    return {"trialJobId": t.id, "sequenceId": t.seq, "status": t.status, "parameters": t.parameters,
+    return {"trialJobId": t.id, "sequenceId": t.seq, "status": t.status, "parameters": views().parameters(t),
             "parameterSource": t.source, "finalMetric": final, "finalScalar": scalar(final),
             "submitTime": t.submit_time, "startTime": t.start_time, "endTime": end, "duration": duration,
             "machine": t.machine, "gpus": t.gpus, "message": t.message, "attempt": t.attempt,
@@ -121,13 +127,18 @@ def _searchable(view: dict[str, Any]) -> str:
 def trials() -> Response:
     """Every trial, or a page of them (``offset``, ``limit``, ``sort``, ``status``, ``q``: ``server/paging.py``)."""
     page = paging.page_args(request.args, TRIAL_SORTS)
-    views = [trial_view(t) for t in controller().snapshot().trials]
-    items, total = paging.apply(views, page, _searchable)
+    trials = controller().snapshot().trials
+    cache = views()
+    cache.forget({t.id for t in trials})
+    all_views = [cache.view(t, trial_view) for t in trials]
+    tag = fingerprint(trials)
+    keys = cache.answer(("metric-keys", tag), lambda: paging.metric_keys([v["finalMetric"] for v in all_views]))
+    items, total = paging.apply(all_views, page, _searchable)
     resp = reply(items)
     resp.headers[paging.TOTAL_HEADER] = str(total)
-    resp.headers["X-Trials-Count"] = str(len(views))
-    resp.headers["X-Metric-Keys"] = json.dumps(paging.metric_keys([v["finalMetric"] for v in views]))
-    return resp
+    resp.headers["X-Trials-Count"] = str(len(all_views))
+    resp.headers["X-Metric-Keys"] = json.dumps(keys)
+    return conditional(resp, f"{tag}-{total}-{len(all_views)}-{views_digest(resp.get_data())}")
 
 
 @bp.get("/trials/<trial_id>")
