@@ -97,19 +97,24 @@ def _ranked(trials: Any, maxi: bool) -> tuple[dict[str, int], list[dict[str, Any
 
 
 # -- trials -------------------------------------------------------------------------
-def trial_view(t: Trial) -> dict[str, Any]:
-    """One trial, decoded for people: parameters as an object, the final metric as a value."""
+def trial_view(t: Trial, parameters: bool = True) -> dict[str, Any]:
+    """One trial, decoded for people: parameters as an object (None unless ``parameters``), the final metric as a value."""
     final = t.final_value if t.final is not None else None
     end = t.end_time
     duration = None
     if t.start_time is not None:
         from nni_remote.manager.store import now_ms
         duration = ((end or now_ms()) - t.start_time) / 1000.0 if t.status != "WAITING" else None
-    return {"trialJobId": t.id, "sequenceId": t.seq, "status": t.status, "parameters": views().parameters(t),
+    return {"trialJobId": t.id, "sequenceId": t.seq, "status": t.status,
+            "parameters": views().parameters(t) if parameters else None,
             "parameterSource": t.source, "finalMetric": final, "finalScalar": scalar(final),
             "submitTime": t.submit_time, "startTime": t.start_time, "endTime": end, "duration": duration,
             "machine": t.machine, "gpus": t.gpus, "message": t.message, "attempt": t.attempt,
             "exitCode": t.exit_code, "logPath": t.log_path, "intermediateCount": t.intermediate_count}
+
+
+def _light_view(t: Trial) -> dict[str, Any]:
+    return trial_view(t, parameters=False)
 
 
 TRIAL_SORTS = frozenset({"trialJobId", "sequenceId", "status", "submitTime", "startTime", "endTime", "duration",
@@ -130,10 +135,19 @@ def trials() -> Response:
     trials = controller().snapshot().trials
     cache = views()
     cache.forget({t.id for t in trials})
-    all_views = [cache.view(t, trial_view) for t in trials]
+    # Views without parameters, cached; the parameters (decoded once per trial) are added where they are
+    # needed: on every trial when the filter or sort reads them, else on the page's trials only.
+    all_views = [cache.view(t, _light_view) for t in trials]
+    with_parameters = lambda v, t: {**v, "parameters": cache.parameters(t)}  # noqa: E731
+    whole = not page.paged or bool(page.text) or (page.sort or "").lstrip("-") == "parameters"
+    if whole:
+        all_views = [with_parameters(v, t) for v, t in zip(all_views, trials)]
     tag = fingerprint(trials)
     keys = cache.answer(("metric-keys", tag), lambda: paging.metric_keys([v["finalMetric"] for v in all_views]))
     items, total = paging.apply(all_views, page, _searchable)
+    if not whole:
+        by_id = {t.id: t for t in trials}
+        items = [with_parameters(v, by_id[v["trialJobId"]]) for v in items]
     resp = reply(items)
     resp.headers[paging.TOTAL_HEADER] = str(total)
     resp.headers["X-Trials-Count"] = str(len(all_views))
