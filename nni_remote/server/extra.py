@@ -135,24 +135,28 @@ def trials() -> Response:
     trials = controller().snapshot().trials
     cache = views()
     cache.forget({t.id for t in trials})
-    # Views without parameters, cached; the parameters (decoded once per trial) are added where they are
-    # needed: on every trial when the filter or sort reads them, else on the page's trials only.
-    all_views = [cache.view(t, _light_view) for t in trials]
-    with_parameters = lambda v, t: {**v, "parameters": cache.parameters(t)}  # noqa: E731
-    whole = not page.paged or bool(page.text) or (page.sort or "").lstrip("-") == "parameters"
-    if whole:
-        all_views = [with_parameters(v, t) for v, t in zip(all_views, trials)]
     tag = fingerprint(trials)
-    keys = cache.answer(("metric-keys", tag), lambda: paging.metric_keys([v["finalMetric"] for v in all_views]))
-    items, total = paging.apply(all_views, page, _searchable)
-    if not whole:
-        by_id = {t.id: t for t in trials}
-        items = [with_parameters(v, by_id[v["trialJobId"]]) for v in items]
+    with_parameters = lambda v, t: {**v, "parameters": cache.parameters(t)}  # noqa: E731
+    needs_parameters = bool(page.text) or (page.sort or "").lstrip("-") == "parameters"
+
+    def ordered() -> tuple[list[dict[str, Any]], list[str]]:
+        """The views (without parameters) of the matching trials in order; the metric keys of all trials."""
+        light = [cache.view(t, _light_view) for t in trials]
+        rows = [with_parameters(v, t) for v, t in zip(light, trials)] if needs_parameters else light
+        found, _ = paging.apply(rows, paging.Page(sort=page.sort, statuses=page.statuses, text=page.text), _searchable)
+        return found, paging.metric_keys([v["finalMetric"] for v in light])
+
+    # The filtered, sorted list is kept per state of the trials: paging through it is a slice.
+    found, keys = cache.answer(("trials", tag, page.sort, page.statuses, page.text), ordered)
+    by_id = {t.id: t for t in trials}
+    end = None if page.limit is None else page.offset + page.limit
+    items = [with_parameters(v, by_id[v["trialJobId"]]) for v in found[page.offset:end]]
+    total = len(found)
     resp = reply(items)
     resp.headers[paging.TOTAL_HEADER] = str(total)
-    resp.headers["X-Trials-Count"] = str(len(all_views))
+    resp.headers["X-Trials-Count"] = str(len(trials))
     resp.headers["X-Metric-Keys"] = json.dumps(keys)
-    return conditional(resp, f"{tag}-{total}-{len(all_views)}-{views_digest(resp.get_data())}")
+    return conditional(resp, f"{tag}-{total}-{len(trials)}-{views_digest(resp.get_data())}")
 
 
 @bp.get("/trials/<trial_id>")
