@@ -136,7 +136,10 @@ def trials() -> Response:
     cache = views()
     cache.forget({t.id for t in trials})
     tag = fingerprint(trials)
-    with_parameters = lambda v, t: {**v, "parameters": cache.parameters(t)}  # noqa: E731
+
+    def with_parameters(view: dict[str, Any], trial: Any) -> dict[str, Any]:
+        return {**view, "parameters": cache.parameters(trial)}
+
     needs_parameters = bool(page.text) or (page.sort or "").lstrip("-") == "parameters"
 
     def ordered() -> tuple[list[dict[str, Any]], list[str]]:

@@ -69,9 +69,8 @@ def summary() -> Response:
     return conditional(Response(text, mimetype="application/json"), f"{tag}-summary-{key}")
 
 
-def _summary(snap: Any, key: str, cache: Any) -> dict[str, Any]:
-    rows = finished(snap)
-    maxi = maximize(snap.params)
+def best_so_far(rows: list[tuple[Any, Any]], key: str, maxi: bool) -> list[dict[str, Any]]:
+    """Per finished trial with a number under ``key``: its value, the best so far, whether it improved it."""
     points: list[dict[str, Any]] = []
     best: Optional[float] = None
     for t, value in rows:
@@ -81,6 +80,13 @@ def _summary(snap: Any, key: str, cache: Any) -> dict[str, Any]:
         improved = best is None or (v > best if maxi else v < best)
         best = v if improved else best
         points.append({"sequenceId": t.seq, "trialJobId": t.id, "value": v, "best": best, "improved": improved})
+    return points
+
+
+def _summary(snap: Any, key: str, cache: Any) -> dict[str, Any]:
+    rows = finished(snap)
+    maxi = maximize(snap.params)
+    points = best_so_far(rows, key, maxi)
     by_id = {t.id: t for t, _ in rows}
     top = sorted(points, key=lambda p: p["value"], reverse=maxi)[:TOP]
     return {"key": key, "keys": numeric_keys([v for _, v in rows]) or [DEFAULT_KEY],

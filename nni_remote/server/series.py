@@ -18,7 +18,7 @@ ETag (``views.py``).
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 from flask import Blueprint, Response, request
 
@@ -26,7 +26,7 @@ from nni_remote.exports import DEFAULT_KEY, metric_value
 from nni_remote.manager.store import now_ms
 from nni_remote.server import paging
 from nni_remote.server.extra import _intermediate, maximize, reply
-from nni_remote.server.insights import finished, numeric_keys
+from nni_remote.server.insights import best_so_far, finished, numeric_keys
 from nni_remote.server.rest import controller
 from nni_remote.server.views import conditional, fingerprint, views
 
@@ -70,8 +70,8 @@ def _params(snap: Any, key: str, top: int, limit: int) -> dict[str, Any]:
     rows = finished(snap)
     maxi = maximize(snap.params)
     parameters = views().parameters
-    scored = [(t, metric_value(v, key)) for t, v in rows]
-    scored = [(t, v) for t, v in scored if v is not None and isinstance(parameters(t), dict)]
+    values = [(t, metric_value(v, key)) for t, v in rows]
+    scored = [(t, v) for t, v in values if v is not None and isinstance(parameters(t), dict)]
     ranked = sorted(scored, key=lambda p: p[1], reverse=maxi)   # stable: ties keep their sequence order
     shown = ranked[:max(1, math.ceil(len(ranked) * top / 100))] if ranked else []
     if len(shown) > limit:
@@ -101,15 +101,7 @@ def _metrics(snap: Any, key: str, points: int, curves: int, curve_points: int) -
     rows = finished(snap)
     maxi = maximize(snap.params)
     now = now_ms()
-    final: list[dict[str, Any]] = []
-    best: Optional[float] = None
-    for t, value in rows:
-        v = metric_value(value, key)
-        if v is None:
-            continue
-        improved = best is None or (v > best if maxi else v < best)
-        best = v if improved else best
-        final.append({"trialJobId": t.id, "sequenceId": t.seq, "value": v, "best": best, "improved": improved})
+    final = best_so_far(rows, key, maxi)
     durations = [{"trialJobId": t.id, "sequenceId": t.seq, "status": t.status,
                   "duration": ((t.end_time or now) - t.start_time) / 1000.0}
                  for t in snap.trials if t.start_time is not None and t.status != "WAITING"]

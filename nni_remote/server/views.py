@@ -106,7 +106,8 @@ class Views:
 
 def views() -> Views:
     """This app's caches."""
-    return current_app.extensions.setdefault("nni_remote.views", Views())
+    found: Views = current_app.extensions.setdefault("nni_remote.views", Views())
+    return found
 
 
 def views_digest(data: bytes) -> str:
@@ -120,4 +121,5 @@ def conditional(resp: Response, tag: Optional[str] = None) -> Response:
         tag = views_digest(resp.get_data())
     resp.set_etag(tag)
     resp.headers["Cache-Control"] = "no-cache"
-    return resp.make_conditional(request)
+    resp.make_conditional(request)   # turns resp itself into a bodiless 304 when the client's tag matches
+    return resp
