@@ -172,7 +172,7 @@ def trial_detail(trial_id: str) -> Response:
     view["hyperParameters"] = [trial.parameter]
     machine = snap.machine(trial.machine)
     view["address"] = machine["address"] if machine is not None else None
-    return reply(view)
+    return conditional(reply(view))
 
 
 def _intermediate(trial: Trial) -> dict[int, Any]:

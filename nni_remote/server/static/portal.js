@@ -270,6 +270,19 @@
     return String(text).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
   }
 
+  // At most about `limit` of a curve's points for a chart: evenly spaced ones, the last, and the highest and
+  // lowest (so a downsampled curve keeps its range). Markers only on short curves: thousands of SVG markers are slow.
+  const CURVE_LIMIT = 1000;
+  function curve(points, limit) {
+    const max = limit || CURVE_LIMIT;
+    if (points.length <= max) return points;
+    const step = Math.ceil(points.length / max);
+    let hi = 0, lo = 0;
+    points.forEach((p, i) => { if (p[1] > points[hi][1]) hi = i; if (p[1] < points[lo][1]) lo = i; });
+    return points.filter((p, i) => i % step === 0 || i === points.length - 1 || i === hi || i === lo);
+  }
+  function curveMode(points) { return points.length > 200 ? "lines" : "lines+markers"; }
+
   function stepAxis(steps) {
     const axis = { title: { text: "step" } };
     if (steps.length && Math.max(...steps) <= 20) axis.dtick = 1;
@@ -463,7 +476,7 @@
   // The other scripts (trials.js, analysis.js) add their pages to NR.pages; routing starts after them.
   window.NR = {
     h, replace, swap, api, toast, badge, fmtDuration, fmtTime, fmtAgo, fmtValue, fmtParams, fmtBytes, trialLink, section,
-    empty, chart, plotlyText, stepAxis, table, tabs, keyPicker, metricOf, metricKeys, readonly, refreshNow,
+    empty, chart, plotlyText, stepAxis, curve, curveMode, table, tabs, keyPicker, metricOf, metricKeys, readonly, refreshNow,
     killTrial, retryTrial, retryFailed, trialActions, ui, pages, NNI, OURS, ACTIVE, STATUSES,
     overview: () => overview,
   };
