@@ -22,7 +22,7 @@ from nni_remote.exports import DEFAULT_KEY, by_key, metric_value, to_csv
 from nni_remote.server import importance
 from nni_remote.server.extra import maximize, reply
 from nni_remote.server.rest import controller, error
-from nni_remote.server.views import conditional, fingerprint, views
+from nni_remote.server.views import conditional, fingerprint, views, views_digest
 
 bp = Blueprint("nni_remote_insights", __name__)
 PROGRESS_POINTS = 400
@@ -66,7 +66,7 @@ def summary() -> Response:
     cache = views()
     tag = fingerprint(snap.trials)
     text = cache.answer(("summary", key, tag), lambda: reply(_summary(snap, key, cache)).get_data())
-    return conditional(Response(text, mimetype="application/json"), f"{tag}-summary-{key}")
+    return conditional(Response(text, mimetype="application/json"), views_digest(f"{tag}-summary-{key}".encode()))
 
 
 def best_so_far(rows: list[tuple[Any, Any]], key: str, maxi: bool) -> list[dict[str, Any]]:

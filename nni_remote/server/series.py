@@ -28,7 +28,7 @@ from nni_remote.server import paging
 from nni_remote.server.extra import _intermediate, maximize, reply
 from nni_remote.server.insights import best_so_far, finished, numeric_keys
 from nni_remote.server.rest import controller
-from nni_remote.server.views import conditional, fingerprint, views
+from nni_remote.server.views import conditional, fingerprint, views, views_digest
 
 bp = Blueprint("nni_remote_series", __name__)
 PARAMS_LIMIT = 1000
@@ -54,7 +54,7 @@ def _cached(kind: str, args: tuple[Any, ...], make: Callable[[Any], dict[str, An
     snap = controller().snapshot()
     tag = fingerprint(snap.trials)
     text = views().answer((kind, tag) + args, lambda: reply(make(snap)).get_data())
-    return conditional(Response(text, mimetype="application/json"), "-".join([tag, kind] + [str(a) for a in args]))
+    return conditional(Response(text, mimetype="application/json"), views_digest(repr((tag, kind) + args).encode()))
 
 
 @bp.get("/params")

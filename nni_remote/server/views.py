@@ -100,8 +100,8 @@ class Views:
     def forget(self, live_ids: set[str]) -> None:
         """Drop the views of trials that are gone (a view of an experiment is never smaller; a safety net)."""
         if len(self.views) > len(live_ids):
-            for tid in [k for k in self.views if k not in live_ids]:
-                del self.views[tid]
+            for tid in [k for k in list(self.views) if k not in live_ids]:   # list(): other threads add views
+                self.views.pop(tid, None)
 
 
 def views() -> Views:

@@ -94,6 +94,13 @@ def test_bad_sampling_arguments_are_refused_naming_the_argument(world):
     assert resp.status_code == 400 and "points" in resp.get_data(as_text=True)
 
 
+def test_any_metric_key_makes_a_valid_etag(world):
+    client, _ = world
+    for route in ("summary", "params", "metrics"):
+        resp = get(client, f"insights/{route}?key=%22%C3%BC%0A%5BFiltered%5D")
+        assert resp.status_code == 200 and resp.headers["ETag"].isascii()
+
+
 @pytest.mark.parametrize("route", ["insights/summary", "insights/params", "insights/metrics", "insights/config",
                                    "insights/importance", "overview", "trials?offset=0&limit=10"])
 def test_an_unchanged_answer_is_304_and_a_changed_one_is_sent_again(world, route):
