@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Flask, Response, request
 
-from nni_remote.server import access, errors, extra, insights, portal, rest
+from nni_remote.server import access, errors, extra, insights, portal, rest, series
 from nni_remote.services.base import read_local_chunk, safe_file_name
 from trial_agent.files import MAX_READ
 
@@ -45,6 +45,7 @@ def create_app(manager: Any) -> Flask:
     app.register_blueprint(rest.bp, url_prefix="/api/v1/nni")
     app.register_blueprint(extra.bp, url_prefix="/api/v1/nni-remote")
     app.register_blueprint(insights.bp, url_prefix="/api/v1/nni-remote/insights")
+    app.register_blueprint(series.bp, url_prefix="/api/v1/nni-remote/insights")
     app.register_blueprint(portal.bp)
 
     @app.after_request

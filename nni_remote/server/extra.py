@@ -22,6 +22,7 @@ from nni_remote.manager.trials import Trial
 from nni_remote.manager.updates import duration_seconds
 from nni_remote.server import paging
 from nni_remote.server.rest import controller, manager
+from nni_remote.server.views import conditional, fingerprint, views, views_digest
 from nni_remote.services.base import TrialFile, list_local_dir, read_local_chunk, safe_file_name
 
 bp = Blueprint("nni_remote_extra", __name__)
@@ -64,10 +65,8 @@ def overview() -> Response:
     """Everything the portal's Overview and ``nni-remote top`` show, in one call."""
     snap = controller().snapshot()
     params, trials = snap.params, snap.trials
-    counts: dict[str, int] = {}
-    for t in trials:
-        counts[t.status] = counts.get(t.status, 0) + 1
-    finals = [(scalar(t.final_value), t) for t in trials if t.final is not None and t.status == "SUCCEEDED"]
+    maxi = maximize(params)
+    counts, best = views().answer(("overview", fingerprint(trials), maxi), lambda: _ranked(trials, maxi))
     data = {
         "id": snap.id, "experimentName": params.get("experimentName"), "status": snap.status,
         "errors": list(snap.errors), "readonly": snap.readonly,
@@ -80,30 +79,42 @@ def overview() -> Response:
         "maxTrialDuration": params.get("maxTrialDuration"),
         "submittedTrials": len(trials), "trialCounts": counts,
         "finishedTrials": sum(n for s, n in counts.items() if s in TERMINAL),
-        "optimizeMode": "maximize" if maximize(params) else "minimize",
-        "logDir": snap.exp_dir, "port": manager().port,
+        "optimizeMode": "maximize" if maxi else "minimize",
+        "logDir": snap.exp_dir, "port": manager().port, "bestTrials": best,
     }
-    ranked = sorted(((v, t) for v, t in finals if v is not None), key=lambda p: p[0],
-                    reverse=data["optimizeMode"] == "maximize")
-    data["bestTrials"] = [{"trialJobId": t.id, "sequenceId": t.seq, "value": v, "parameters": t.parameters}
-                          for v, t in ranked[:10]]
-    return reply(data)
+    return conditional(reply(data))
+
+
+def _ranked(trials: Any, maxi: bool) -> tuple[dict[str, int], list[dict[str, Any]]]:
+    """Trials per status, and the 10 best succeeded trials by their scalar final metric."""
+    counts: dict[str, int] = {}
+    for t in trials:
+        counts[t.status] = counts.get(t.status, 0) + 1
+    finals = [(scalar(t.final_value), t) for t in trials if t.final is not None and t.status == "SUCCEEDED"]
+    ranked = sorted(((v, t) for v, t in finals if v is not None), key=lambda p: p[0], reverse=maxi)
+    return counts, [{"trialJobId": t.id, "sequenceId": t.seq, "value": v, "parameters": views().parameters(t)}
+                    for v, t in ranked[:10]]
 
 
 # -- trials -------------------------------------------------------------------------
-def trial_view(t: Trial) -> dict[str, Any]:
-    """One trial, decoded for people: parameters as an object, the final metric as a value."""
+def trial_view(t: Trial, parameters: bool = True) -> dict[str, Any]:
+    """One trial, decoded for people: parameters as an object (None unless ``parameters``), the final metric as a value."""
     final = t.final_value if t.final is not None else None
     end = t.end_time
     duration = None
     if t.start_time is not None:
         from nni_remote.manager.store import now_ms
         duration = ((end or now_ms()) - t.start_time) / 1000.0 if t.status != "WAITING" else None
-    return {"trialJobId": t.id, "sequenceId": t.seq, "status": t.status, "parameters": t.parameters,
+    return {"trialJobId": t.id, "sequenceId": t.seq, "status": t.status,
+            "parameters": views().parameters(t) if parameters else None,
             "parameterSource": t.source, "finalMetric": final, "finalScalar": scalar(final),
             "submitTime": t.submit_time, "startTime": t.start_time, "endTime": end, "duration": duration,
             "machine": t.machine, "gpus": t.gpus, "message": t.message, "attempt": t.attempt,
             "exitCode": t.exit_code, "logPath": t.log_path, "intermediateCount": t.intermediate_count}
+
+
+def _light_view(t: Trial) -> dict[str, Any]:
+    return trial_view(t, parameters=False)
 
 
 TRIAL_SORTS = frozenset({"trialJobId", "sequenceId", "status", "submitTime", "startTime", "endTime", "duration",
@@ -121,13 +132,34 @@ def _searchable(view: dict[str, Any]) -> str:
 def trials() -> Response:
     """Every trial, or a page of them (``offset``, ``limit``, ``sort``, ``status``, ``q``: ``server/paging.py``)."""
     page = paging.page_args(request.args, TRIAL_SORTS)
-    views = [trial_view(t) for t in controller().snapshot().trials]
-    items, total = paging.apply(views, page, _searchable)
+    trials = controller().snapshot().trials
+    cache = views()
+    cache.forget({t.id for t in trials})
+    tag = fingerprint(trials)
+
+    def with_parameters(view: dict[str, Any], trial: Any) -> dict[str, Any]:
+        return {**view, "parameters": cache.parameters(trial)}
+
+    needs_parameters = bool(page.text) or (page.sort or "").lstrip("-") == "parameters"
+
+    def ordered() -> tuple[list[dict[str, Any]], list[str]]:
+        """The views (without parameters) of the matching trials in order; the metric keys of all trials."""
+        light = [cache.view(t, _light_view) for t in trials]
+        rows = [with_parameters(v, t) for v, t in zip(light, trials)] if needs_parameters else light
+        found, _ = paging.apply(rows, paging.Page(sort=page.sort, statuses=page.statuses, text=page.text), _searchable)
+        return found, paging.metric_keys([v["finalMetric"] for v in light])
+
+    # The filtered, sorted list is kept per state of the trials: paging through it is a slice.
+    found, keys = cache.answer(("trials", tag, page.sort, page.statuses, page.text), ordered)
+    by_id = {t.id: t for t in trials}
+    end = None if page.limit is None else page.offset + page.limit
+    items = [with_parameters(v, by_id[v["trialJobId"]]) for v in found[page.offset:end]]
+    total = len(found)
     resp = reply(items)
     resp.headers[paging.TOTAL_HEADER] = str(total)
-    resp.headers["X-Trials-Count"] = str(len(views))
-    resp.headers["X-Metric-Keys"] = json.dumps(paging.metric_keys([v["finalMetric"] for v in views]))
-    return resp
+    resp.headers["X-Trials-Count"] = str(len(trials))
+    resp.headers["X-Metric-Keys"] = json.dumps(keys)
+    return conditional(resp, f"{tag}-{total}-{len(trials)}-{views_digest(resp.get_data())}")
 
 
 @bp.get("/trials/<trial_id>")
@@ -140,7 +172,7 @@ def trial_detail(trial_id: str) -> Response:
     view["hyperParameters"] = [trial.parameter]
     machine = snap.machine(trial.machine)
     view["address"] = machine["address"] if machine is not None else None
-    return reply(view)
+    return conditional(reply(view))
 
 
 def _intermediate(trial: Trial) -> dict[int, Any]:

@@ -22,6 +22,7 @@ from nni_remote.exports import DEFAULT_KEY, by_key, metric_value, to_csv
 from nni_remote.server import importance
 from nni_remote.server.extra import maximize, reply
 from nni_remote.server.rest import controller, error
+from nni_remote.server.views import conditional, fingerprint, views, views_digest
 
 bp = Blueprint("nni_remote_insights", __name__)
 PROGRESS_POINTS = 400
@@ -62,8 +63,14 @@ def summary() -> Response:
     """Metric keys; the chosen key's value and best-so-far per finished trial (thinned) and its top trials."""
     key = _key()
     snap = controller().snapshot()
-    rows = finished(snap)
-    maxi = maximize(snap.params)
+    cache = views()
+    tag = fingerprint(snap.trials)
+    text = cache.answer(("summary", key, tag), lambda: reply(_summary(snap, key, cache)).get_data())
+    return conditional(Response(text, mimetype="application/json"), views_digest(f"{tag}-summary-{key}".encode()))
+
+
+def best_so_far(rows: list[tuple[Any, Any]], key: str, maxi: bool) -> list[dict[str, Any]]:
+    """Per finished trial with a number under ``key``: its value, the best so far, whether it improved it."""
     points: list[dict[str, Any]] = []
     best: Optional[float] = None
     for t, value in rows:
@@ -73,13 +80,20 @@ def summary() -> Response:
         improved = best is None or (v > best if maxi else v < best)
         best = v if improved else best
         points.append({"sequenceId": t.seq, "trialJobId": t.id, "value": v, "best": best, "improved": improved})
-    params = {t.id: t.parameters for t, _ in rows}
+    return points
+
+
+def _summary(snap: Any, key: str, cache: Any) -> dict[str, Any]:
+    rows = finished(snap)
+    maxi = maximize(snap.params)
+    points = best_so_far(rows, key, maxi)
+    by_id = {t.id: t for t, _ in rows}
     top = sorted(points, key=lambda p: p["value"], reverse=maxi)[:TOP]
-    return reply({"key": key, "keys": numeric_keys([v for _, v in rows]) or [DEFAULT_KEY],
-                  "optimizeMode": "maximize" if maxi else "minimize", "finished": len(rows),
-                  "withKey": len(points), "progress": thin(points, PROGRESS_POINTS),
-                  "top": [{"trialJobId": p["trialJobId"], "sequenceId": p["sequenceId"], "value": p["value"],
-                           "parameters": params[p["trialJobId"]]} for p in top]})
+    return {"key": key, "keys": numeric_keys([v for _, v in rows]) or [DEFAULT_KEY],
+            "optimizeMode": "maximize" if maxi else "minimize", "finished": len(rows),
+            "withKey": len(points), "progress": thin(points, PROGRESS_POINTS),
+            "top": [{"trialJobId": p["trialJobId"], "sequenceId": p["sequenceId"], "value": p["value"],
+                     "parameters": cache.parameters(by_id[p["trialJobId"]])} for p in top]}
 
 
 @bp.get("/config")
@@ -87,7 +101,7 @@ def config() -> Response:
     """The experiment's config, read-only, secrets masked; the search space on its own."""
     params = dict(controller().snapshot(trials=False).params)
     space = params.pop("searchSpace", None)
-    return reply({"config": masked(params), "searchSpace": masked(space)})
+    return conditional(reply({"config": masked(params), "searchSpace": masked(space)}))
 
 
 class _Cache:
@@ -135,7 +149,8 @@ def importance_view() -> Response:
     """Per-parameter importance (PED-ANOVA) and slice data of the finished trials, for one metric key."""
     key = _key()
     snap = controller().snapshot()
-    values = [(t.parameters, metric_value(v, key)) for t, v in finished(snap)]
+    params_of = views().parameters
+    values = [(params_of(t), metric_value(v, key)) for t, v in finished(snap)]
     space = dict(snap.params.get("searchSpace") or {})
     maxi = maximize(snap.params)
     rows = [(p, v) for p, v in values if v is not None]
@@ -145,7 +160,7 @@ def importance_view() -> Response:
     else:
         cache = current_app.extensions.setdefault("nni_remote.importance", _Cache())   # one per manager
         result = cache.get(key, signature, lambda: importance.compute(rows, space, maxi))
-    return reply({"key": key, "optimizeMode": "maximize" if maxi else "minimize", **result})
+    return conditional(reply({"key": key, "optimizeMode": "maximize" if maxi else "minimize", **result}))
 
 
 @bp.get("/export")

@@ -305,8 +305,12 @@ def our_paths() -> dict[str, Any]:
     return {OURS + k: v for k, v in p.items()}
 
 
+def whole(name: str, high: int, description: str) -> dict[str, Any]:
+    return query(name, {"type": "integer", "minimum": 1, "maximum": high}, description)
+
+
 def insights_paths(t: str) -> dict[str, Any]:
-    """The portal's summaries (server/insights.py)."""
+    """The portal's summaries (server/insights.py) and sampled chart series (server/series.py)."""
     key = query("key", STR, "metric key of dict metrics (default: default)")
     return {
         "/insights/summary": {"get": op("metric keys, and value and best-so-far per finished trial (thinned)",
@@ -318,6 +322,22 @@ def insights_paths(t: str) -> dict[str, Any]:
             "per-parameter importance (PED-ANOVA) and slices of the finished trials; status ok, too-few, "
             "constant, computing or error", {200: json_body(obj(["status"], status=STR)), **NOT_READY},
             params=[key], tag=t)},
+        "/insights/params": {"get": op(
+            "the parallel coordinates' trials: the best `top` % with a final `key`, at most `limit` (the best "
+            "quarter of limit always, an even sample of the rest), in sequence order",
+            {200: json_body(obj(["trials"], trials=array(OBJECT), withKey=INT, inTop=INT)), 400: err("bad argument"),
+             **NOT_READY},
+            params=[key, whole("top", 100, "percent of the best trials (default 100)"),
+                    whole("limit", 10000, "at most this many trials (default 1000)")], tag=t)},
+        "/insights/metrics": {"get": op(
+            "final value and best so far per trial, durations, intermediate curves of the latest trials, "
+            "each series sampled (every improvement and the longest trial kept)",
+            {200: json_body(obj(["final", "durations", "curves"], final=array(OBJECT), durations=array(OBJECT),
+                                curves=array(OBJECT))), 400: err("bad argument"), **NOT_READY},
+            params=[key, whole("points", 10000, "at most about this many points per series (default 1000)"),
+                    whole("curves", 1000, "curves of this many latest trials (default 60)"),
+                    whole("curve_points", 10000, "at most about this many points per curve (default 200)")],
+            tag=t)},
         "/insights/export": {"get": op(
             "succeeded trials (all or a selection) as nnictl's JSON or CSV (an attachment)",
             {200: {"description": "the file", "content": {"application/json": {"schema": array(ref("ExportRecord"))},

@@ -5,6 +5,12 @@
     metricKeys, refreshNow, ui, pages, OURS } = window.NR;
   const maximize = () => { const o = window.NR.overview(); return !o || o.optimizeMode === "maximize"; };
   const TOP_CHOICES = [100, 50, 20, 10, 5];
+  const LINES = 1000;
+  const POINTS = 500;   // most points per series on the Metrics page
+  const CURVES = 60;    // intermediate curves of the latest trials
+  const CURVE_POINTS = 100;   // most points per curve
+  // Let the browser paint and handle input between two charts (each is one long task otherwise).
+  const idle = () => new Promise(r => setTimeout(r, 0));   // most lines the parallel coordinates draw (SVG paths: more make the page sluggish)
 
   function finalKeys(trials) {
     return metricKeys(trials.map(t => t.finalMetric).filter(v => v !== null && v !== undefined));
@@ -33,31 +39,35 @@
     const chartEl = h("div", { class: "chart tall pc-holder", id: "parcoords-chart" });
     root.append(section("Hyper-parameters", h("div", { class: "toolbar" }, picker.el, top, clear), note, chartEl));
     let space = null;
+    let drawn = null;
     return async function () {
       if (space === null) space = ((await api(OURS + "insights/config")).searchSpace) || {};
-      const all = await api(OURS + "trials");
-      const key = picker.update(finalKeys(all));
-      const trials = all.filter(t => t.parameters && typeof t.parameters === "object" &&
-        metricOf(t.finalMetric, key) !== null);
-      if (!trials.length) {
+      // The server ranks, cuts to the top % and samples (server/series.py): at most LINES lines, the best always in.
+      const r = await api(OURS + "insights/params?" + new URLSearchParams({ key: ui.key, top: String(ui.topPct),
+        limit: String(LINES) }));
+      const key = picker.update(r.keys);
+      if (key !== r.key) return refreshNow();
+      if (r === drawn && chartEl.dataset.sig) return;   // the same answer as drawn (a 304 gives back the kept object)
+      drawn = r;
+      const shown = r.trials;
+      if (!shown.length) {
         note.textContent = "";
         delete chartEl.dataset.sig;
         replace(chartEl, empty(`No trial has reported a final "${key}" yet.`));
         return;
       }
-      const maxi = maximize();
-      const ranked = trials.slice().sort((a, b) => (metricOf(b.finalMetric, key) - metricOf(a.finalMetric, key)) * (maxi ? 1 : -1));
-      const shown = ranked.slice(0, Math.max(1, Math.ceil(ranked.length * ui.topPct / 100)));
-      shown.sort((a, b) => a.sequenceId - b.sequenceId);
+      const maxi = r.optimizeMode === "maximize";
       const names = Array.from(new Set(shown.flatMap(t => Object.keys(t.parameters)))).sort();
       const columns = names.map(n => dimension(n, shown.map(t => t.parameters[n]), space));
-      const metric = shown.map(t => metricOf(t.finalMetric, key));
+      const metric = shown.map(t => t.value);
       columns.push({ dim: { name: key, kind: "num" }, values: metric });
       const lo = Math.min(...metric), hi = Math.max(...metric);
       const good = v => (hi === lo ? 0.5 : (maxi ? (v - lo) / (hi - lo) : (hi - v) / (hi - lo)));
       const describe = (matching) => {
-        note.textContent = `${shown.length} of ${trials.length} trials with a final "${key}"` +
-          (ui.topPct < 100 ? ` (top ${ui.topPct} %)` : "") + (matching < shown.length ? `; ${matching} inside the axis filters` : "") +
+        note.textContent = `${shown.length} of ${r.withKey} trials with a final "${key}"` +
+          (ui.topPct < 100 ? ` (top ${ui.topPct} %)` : "") +
+          (shown.length < r.inTop ? ` (the best ${Math.floor(LINES / 4)} and an even sample of the other ${r.inTop - Math.floor(LINES / 4)})` : "") +
+          (matching < shown.length ? `; ${matching} inside the axis filters` : "") +
           ". Colour: yellow is best. Drag along an axis to filter; click an axis to clear it; click a line to open its trial.";
       };
       window.NRParcoords.draw(chartEl, {
@@ -71,25 +81,30 @@
 
   pages.metrics = function (root) {
     const picker = keyPicker();
-    const cache = {};   // trial id -> its detail, fetched again only when it has more intermediate results
     const finalEl = h("div", { class: "chart", id: "final-chart" });
     const durEl = h("div", { class: "chart", id: "duration-chart" });
     const interEl = h("div", { class: "chart", id: "intermediate-all-chart" });
-    root.append(h("div", { class: "toolbar" }, picker.el), section("Final metric per trial", finalEl),
-      section("Trial duration", durEl), section("Intermediate results (latest 60 trials)", interEl));
+    const finalNote = h("p", { class: "hint", id: "final-note" });
+    const durNote = h("p", { class: "hint", id: "duration-note" });
+    root.append(h("div", { class: "toolbar" }, picker.el), section("Final metric per trial", finalNote, finalEl),
+      section("Trial duration", durNote, durEl), section(`Intermediate results (latest ${CURVES} trials)`, interEl));
+    let drawn = null;
+    const sampled = (shown, all, what) => (shown < all ? `${shown} of ${all} ${what} shown (evenly sampled, every new best kept).` : "");
     return async function () {
-      const trials = await api(OURS + "trials");
-      const key = picker.update(finalKeys(trials));
-      const done = trials.filter(t => metricOf(t.finalMetric, key) !== null).sort((a, b) => a.sequenceId - b.sequenceId);
-      const maxi = maximize();
+      // One answer, sampled by the server (server/series.py): at most POINTS points per series.
+      const r = await api(OURS + "insights/metrics?" + new URLSearchParams({ key: ui.key, points: String(POINTS),
+        curves: String(CURVES), curve_points: String(CURVE_POINTS) }));
+      const key = picker.update(r.keys);
+      if (key !== r.key) return refreshNow();
+      if (r === drawn) return;   // the same answer as drawn (a 304 gives back the kept object)
+      drawn = r;
+      const done = r.final;
+      finalNote.textContent = sampled(done.length, r.withKey, "trials");
       if (done.length) {
-        let best = null;
-        const values = done.map(t => metricOf(t.finalMetric, key));
-        const bestLine = values.map(v => { best = best === null ? v : (maxi ? Math.max(best, v) : Math.min(best, v)); return best; });
         chart(finalEl, [
-          { type: "scatter", mode: "markers", name: key, x: done.map(t => t.sequenceId), y: values,
+          { type: "scatter", mode: "markers", name: key, x: done.map(t => t.sequenceId), y: done.map(t => t.value),
             text: done.map(t => t.trialJobId), marker: { color: "#2563eb", size: 8 } },
-          { type: "scatter", mode: "lines", name: "best so far", x: done.map(t => t.sequenceId), y: bestLine,
+          { type: "scatter", mode: "lines", name: "best so far", x: done.map(t => t.sequenceId), y: done.map(t => t.best),
             line: { shape: "hv", color: "#15803d", width: 2 } }],
         { height: 320, showlegend: true, legend: { orientation: "h", y: 1.1 },
           xaxis: { title: { text: "trial sequence" } }, yaxis: { title: { text: plotlyText(key) } } });
@@ -97,26 +112,21 @@
         delete finalEl.dataset.sig;
         replace(finalEl, empty(`No final "${key}" results yet.`));
       }
-      const timed = trials.filter(t => t.duration !== null).sort((a, b) => a.sequenceId - b.sequenceId);
+      await idle();
+      const timed = r.durations;
+      durNote.textContent = sampled(timed.length, r.timed, "trials");
       if (timed.length) {
         const colors = { SUCCEEDED: "#16a34a", FAILED: "#dc2626", RUNNING: "#2563eb" };
         chart(durEl, [{ type: "bar", x: timed.map(t => t.sequenceId), y: timed.map(t => t.duration),
           hovertext: timed.map(t => t.trialJobId + " " + t.status), textposition: "none", marker: { color: timed.map(t => colors[t.status] || "#6b7280") } }],
         { height: 280, xaxis: { title: { text: "trial sequence" } }, yaxis: { title: { text: "seconds" } } });
       } else if (!durEl.dataset.sig) replace(durEl, empty("No trial has started yet."));
-      const latest = trials.filter(t => t.intermediateCount > 0).slice(-60);
-      const details = await Promise.all(latest.map(async t => {
-        const hit = cache[t.trialJobId];
-        if (hit && hit.intermediate.length === t.intermediateCount) return hit;
-        return (cache[t.trialJobId] = await api(OURS + "trials/" + encodeURIComponent(t.trialJobId)));
-      }));
-      const curves = details.map(d => ({ id: d.trialJobId,
-        pts: d.intermediate.map(p => [p.sequence, metricOf(p.value, key)]).filter(p => p[1] !== null) }))
-        .filter(c => c.pts.length);
+      await idle();
+      const curves = r.curves;
       if (curves.length) {
-        chart(interEl, curves.map(c => ({ type: "scatter", mode: "lines", name: c.id, x: c.pts.map(p => p[0]),
-          y: c.pts.map(p => p[1]), line: { width: 1.5 } })),
-        { height: 320, xaxis: stepAxis(curves.flatMap(c => c.pts.map(p => p[0]))),
+        chart(interEl, curves.map(c => ({ type: "scatter", mode: "lines", name: c.trialJobId, x: c.x,
+          y: c.y, line: { width: 1.5 } })),
+        { height: 320, xaxis: stepAxis(curves.flatMap(c => c.x)),
           yaxis: { title: { text: plotlyText("intermediate " + key) } } });
       } else {
         delete interEl.dataset.sig;
@@ -130,6 +140,7 @@
     const msg = h("p", { class: "hint", id: "importance-msg", "aria-live": "polite" });
     const barEl = h("div", { class: "chart", id: "importance-chart" });
     const slices = h("div", { class: "slices", id: "slice-charts" });
+    let drawn = null;
     root.append(h("div", { class: "toolbar" }, picker.el),
       section("Hyper-parameter importance", msg, barEl),
       section("Slices: the metric against each parameter", slices));
@@ -137,8 +148,11 @@
       const sum = await api(OURS + "insights/summary?key=" + encodeURIComponent(ui.key));
       const key = picker.update(sum.keys);
       const r = await api(OURS + "insights/importance?key=" + encodeURIComponent(key));
+      if (r === drawn) return;   // the same answer as drawn (a 304 gives back the kept object)
+      drawn = r;
       msg.textContent = r.status === "ok"
-        ? `${r.trials} finished trials; ${r.method}: the share of the metric's variation among the best trials each parameter explains.` +
+        ? `${r.trials} finished trials` + (r.ranked < r.trials ? ` (ranked on an even sample of ${r.ranked})` : "") +
+          `; ${r.method}: the share of the metric's variation among the best trials each parameter explains.` +
           (r.stale ? " Updating…" : "")
         : r.message;
       msg.dataset.status = r.status;
@@ -158,19 +172,22 @@
       const names = Object.keys(r.slices).sort((a, b) => (order.indexOf(a) + 1 || 1e9) - (order.indexOf(b) + 1 || 1e9));
       if (!names.length) { replace(slices, empty("No slices yet.")); return; }
       const wanted = names.slice(0, 12).map((n, i) => "slice-" + i);
-      const current = Array.from(slices.children).map(c => c.id);
+      const current = Array.from(slices.children).map(c => (c.firstChild ? c.firstChild.id : ""));
       if (current.join() !== wanted.join()) {
         replace(slices, wanted.map(id => h("div", { class: "slice" }, h("div", { class: "chart", id }))));
       }
-      names.slice(0, 12).forEach((n, i) => {
+      for (const [i, n] of names.slice(0, 12).entries()) {
+        await idle();   // one chart per task: the page stays responsive while a dozen charts draw
         const s = r.slices[n];
-        chart(document.getElementById("slice-" + i), [{ type: "scatter", mode: "markers", x: s.x, y: s.y,
+        const el = document.getElementById("slice-" + i);
+        if (!el) return;   // the page changed meanwhile
+        chart(el, [{ type: "scatter", mode: "markers", x: s.x, y: s.y,
           marker: { color: "#2563eb", size: 7, opacity: 0.75 }, hovertemplate: "%{x}: %{y}<extra></extra>" }],
         { height: 240, margin: { l: 55, r: 10, t: 30, b: 40 },
           title: { text: plotlyText(n), font: { size: 13 }, x: 0.02 },
           xaxis: { type: s.numeric ? "linear" : "category", title: { text: plotlyText(n) } },
           yaxis: { title: { text: plotlyText(key) } } });
-      });
+      }
     };
   };
 })();

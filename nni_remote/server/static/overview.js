@@ -54,6 +54,7 @@
         h("p", { class: "hint", text: "Changes apply at once (PUT /api/v1/nni/experiment). Durations take units: 90s, 30m, 2h, 1d." })),
       section("Errors", errors), section("Trials by status", stats),
       h("div", { class: "two" }, section("Config (read-only)", config), section("Search space", space)));
+    let shown = null;   // the summary drawn last
 
     return async function () {
       const o = window.NR.overview();
@@ -86,9 +87,17 @@
       }
       replace(errors, o.errors.length ? h("ul", { class: "errors" }, o.errors.map(e => h("li", null, h("pre", { text: e }))))
         : empty("No errors."));
-      const sum = await api(OURS + "insights/summary?key=" + encodeURIComponent(ui.key));
+      const [sum, cfg] = await Promise.all([api(OURS + "insights/summary?key=" + encodeURIComponent(ui.key)),
+        api(OURS + "insights/config")]);
       const key = picker.update(sum.keys);
       if (key !== sum.key) return refreshNow();
+      const cfgText = JSON.stringify(cfg.config, null, 2), spaceText = JSON.stringify(cfg.searchSpace, null, 2);
+      if (config.textContent !== cfgText) config.textContent = cfgText;
+      if (space.textContent !== spaceText) space.textContent = spaceText;
+      replace(stats, Object.keys(o.trialCounts).length ? Object.entries(o.trialCounts).map(([s, n]) =>
+        h("span", { class: "chip" }, badge(s), " ", String(n))) : empty("No trials yet."));
+      if (sum === shown) return;   // the same answer as drawn (a 304 gives back the kept object)
+      shown = sum;
       swap(best, sum.top.length ? table("best-table", [
         { key: "rank", label: "#", sort: r => r.rank, cls: "num" },
         { key: "trialJobId", label: "Trial", cell: r => trialLink(r.trialJobId) },
@@ -108,12 +117,6 @@
         { height: 300, showlegend: true, legend: { orientation: "h", y: 1.12 },
           xaxis: { title: { text: "trial sequence" } }, yaxis: { title: { text: plotlyText(key) } } });
       } else if (!bestChart.dataset.sig) replace(bestChart, empty("No final results yet."));
-      const cfg = await api(OURS + "insights/config");
-      const cfgText = JSON.stringify(cfg.config, null, 2), spaceText = JSON.stringify(cfg.searchSpace, null, 2);
-      if (config.textContent !== cfgText) config.textContent = cfgText;
-      if (space.textContent !== spaceText) space.textContent = spaceText;
-      replace(stats, Object.keys(o.trialCounts).length ? Object.entries(o.trialCounts).map(([s, n]) =>
-        h("span", { class: "chip" }, badge(s), " ", String(n))) : empty("No trials yet."));
     };
   };
 

@@ -12,7 +12,7 @@
 "use strict";
 (function () {
   const POLL_MS = Number(document.body.dataset.pollMs) || 2000;
-  const HAS_PLOTLY = document.body.dataset.plotly === "yes" && typeof window.Plotly !== "undefined";
+  const HAS_PLOTLY = document.body.dataset.plotly === "yes";
   const NNI = "api/v1/nni/";
   const OURS = "api/v1/nni-remote/";
   const ACTIVE = ["WAITING", "RUNNING"];
@@ -56,17 +56,29 @@
     constructor(message, status) { super(message); this.status = status; }
   }
 
+  // GET answers kept with their ETag: polling sends If-None-Match, and a 304 returns the kept answer
+  // (opts.answer.unchanged is then true, so a page can skip redrawing what it already shows).
+  const kept = new Map();
+  const KEPT_MAX = 40;
+
   async function api(path, options) {
     const opts = Object.assign({ credentials: "same-origin", headers: {} }, options || {});
+    const method = (opts.method || "GET").toUpperCase();
     if (opts.body !== undefined && typeof opts.body !== "string") {
       opts.body = JSON.stringify(opts.body);
       opts.headers["Content-Type"] = "application/json";
     }
+    const old = method === "GET" ? kept.get(path) : undefined;
+    if (old) { opts.headers["If-None-Match"] = old.etag; opts.cache = "no-store"; }
     let resp;
     try {
       resp = await fetch(path, opts);
     } catch (e) {
       throw new ApiError("the manager does not answer (stopped, or the network is down)", 0);
+    }
+    if (resp.status === 304 && old) {
+      if (opts.answer) { opts.answer.headers = old.headers; opts.answer.unchanged = true; }
+      return old.data;
     }
     const text = await resp.text();
     let data = text;
@@ -77,7 +89,13 @@
       const message = data && data.error ? data.error : (text || resp.statusText);
       throw new ApiError(message, resp.status);
     }
-    if (opts.answer) opts.answer.headers = resp.headers;   // for paged lists: X-Total-Count and friends
+    const etag = method === "GET" ? resp.headers.get("ETag") : null;
+    if (etag) {
+      kept.delete(path);
+      if (kept.size >= KEPT_MAX) kept.delete(kept.keys().next().value);
+      kept.set(path, { etag, data, headers: resp.headers });
+    }
+    if (opts.answer) { opts.answer.headers = resp.headers; opts.answer.unchanged = false; }   // paged lists: X-Total-Count
     return data;
   }
 
@@ -208,6 +226,24 @@
   function empty(text) { return h("p", { class: "empty", text }); }
 
   // ---------------------------------------------------------------- charts
+  // plotly.js (4.8 MB) is loaded after the first view shows, not before it: compiling and running it is
+  // one main-thread task of a second or more on a slow machine. Charts asked for earlier draw when it is in.
+  let plotlyLoad = null;
+  function loadPlotly() {
+    if (!plotlyLoad) {
+      plotlyLoad = new Promise((resolve, reject) => {
+        if (window.Plotly) { resolve(window.Plotly); return; }
+        const script = document.createElement("script");
+        script.src = "static/plotly.min.js";
+        script.async = true;
+        script.onload = () => resolve(window.Plotly);
+        script.onerror = () => reject(new Error("plotly.min.js did not load"));
+        document.head.appendChild(script);
+      });
+    }
+    return plotlyLoad;
+  }
+
   function chart(el, traces, layout) {
     if (!HAS_PLOTLY) {
       replace(el, empty("Charts need the plotly Python package on the manager's machine (pip install plotly)."));
@@ -216,6 +252,11 @@
     const sig = JSON.stringify([traces, layout]);
     if (el.dataset.sig === sig) return;
     el.dataset.sig = sig;
+    if (!window.Plotly) {   // not loaded yet: draw the latest chart asked for once it is
+      loadPlotly().then(() => { if (el.dataset.sig === sig && el.isConnected) { delete el.dataset.sig; chart(el, traces, layout); } },
+        () => replace(el, empty("The chart library (plotly.min.js) could not be loaded from the manager.")));
+      return;
+    }
     const base = {
       margin: { l: 60, r: 20, t: 10, b: 45 }, paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
       font: { family: "system-ui, sans-serif", size: 12 }, hovermode: "closest", showlegend: false,
@@ -228,6 +269,19 @@
   function plotlyText(text) {
     return String(text).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
   }
+
+  // At most about `limit` of a curve's points for a chart: evenly spaced ones, the last, and the highest and
+  // lowest (so a downsampled curve keeps its range). Markers only on short curves: thousands of SVG markers are slow.
+  const CURVE_LIMIT = 1000;
+  function curve(points, limit) {
+    const max = limit || CURVE_LIMIT;
+    if (points.length <= max) return points;
+    const step = Math.ceil(points.length / max);
+    let hi = 0, lo = 0;
+    points.forEach((p, i) => { if (p[1] > points[hi][1]) hi = i; if (p[1] < points[lo][1]) lo = i; });
+    return points.filter((p, i) => i % step === 0 || i === points.length - 1 || i === hi || i === lo);
+  }
+  function curveMode(points) { return points.length > 200 ? "lines" : "lines+markers"; }
 
   function stepAxis(steps) {
     const axis = { title: { text: "step" } };
@@ -368,15 +422,23 @@
     document.title = `${overview.status} · ${overview.experimentName || overview.id} · nni-remote`;
   }
 
-  async function tick(token) {
+  // One update of the current page. The header (/overview) is read first only when the page has none yet;
+  // later it is read beside the page's own routes, and not at all when a click on the page asked for it.
+  async function tick(token, clicked) {
     if (!current || current.token !== token) return;
     const run = ++current.run;
     clearTimeout(timer);
     try {
-      await refreshHeader();
+      const first = !overview;
+      if (first) await refreshHeader();
       if (current.token !== token) return;
-      await current.refresh();
+      const header = !first && (!clicked || current.name === "overview");
+      await Promise.all([header ? refreshHeader() : null, current.refresh()]);
       banner("");
+      if (HAS_PLOTLY && !plotlyLoad) {   // the first view is in: the charts' library when the browser is idle
+        if (window.requestIdleCallback) window.requestIdleCallback(() => loadPlotly(), { timeout: 1500 });
+        else setTimeout(loadPlotly, 200);
+      }
     } catch (e) {
       if (current && current.token === token) {
         banner(e.status === 401 ? "Access token needed: open the URL the manager printed (…/?token=…)."
@@ -389,7 +451,7 @@
   }
 
   function refreshNow() {
-    if (current) tick(current.token);
+    if (current) tick(current.token, true);
   }
 
   function route() {
@@ -414,7 +476,7 @@
   // The other scripts (trials.js, analysis.js) add their pages to NR.pages; routing starts after them.
   window.NR = {
     h, replace, swap, api, toast, badge, fmtDuration, fmtTime, fmtAgo, fmtValue, fmtParams, fmtBytes, trialLink, section,
-    empty, chart, plotlyText, stepAxis, table, tabs, keyPicker, metricOf, metricKeys, readonly, refreshNow,
+    empty, chart, plotlyText, stepAxis, curve, curveMode, table, tabs, keyPicker, metricOf, metricKeys, readonly, refreshNow,
     killTrial, retryTrial, retryFailed, trialActions, ui, pages, NNI, OURS, ACTIVE, STATUSES,
     overview: () => overview,
   };

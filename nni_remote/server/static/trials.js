@@ -2,7 +2,7 @@
 "use strict";
 (function () {
   const { h, replace, swap, api, badge, fmtDuration, fmtTime, fmtValue, fmtParams, fmtBytes, trialLink, section, empty,
-    chart, plotlyText, stepAxis, table, tabs, keyPicker, metricOf, metricKeys, readonly, refreshNow, retryFailed,
+    chart, plotlyText, stepAxis, curve, curveMode, table, tabs, keyPicker, metricOf, metricKeys, readonly, refreshNow, retryFailed,
     trialActions, ui, pages, NNI, OURS, ACTIVE, STATUSES } = window.NR;
   const PAGE = 100;   // rows per page of the trials table
   const maximize = () => { const o = window.NR.overview(); return !o || o.optimizeMode === "maximize"; };
@@ -158,9 +158,9 @@
         rows.map(([k, v]) => h("tr", null, h("th", { scope: "row", text: k }), h("td", { text: fmtValue(v) }))))));
       const ptext = JSON.stringify(t.parameters, null, 2);
       if (params.textContent !== ptext) params.textContent = ptext;
-      const points = t.intermediate.map(p => [p.sequence, metricOf(p.value, key)]).filter(p => p[1] !== null);
+      const points = curve(t.intermediate.map(p => [p.sequence, metricOf(p.value, key)]).filter(p => p[1] !== null));
       if (points.length) {
-        chart(chartEl, [{ type: "scatter", mode: "lines+markers", x: points.map(p => p[0]),
+        chart(chartEl, [{ type: "scatter", mode: curveMode(points), x: points.map(p => p[0]),
           y: points.map(p => p[1]), name: id, line: { color: "#2563eb" } }],
         { height: 280, xaxis: stepAxis(points.map(p => p[0])), yaxis: { title: { text: plotlyText(key) } } });
       } else {
@@ -221,8 +221,8 @@
       const key = picker.update(metricKeys(trials.flatMap(t => t.intermediate.map(p => p.value)
         .concat(t.finalMetric === null ? [] : [t.finalMetric]))));
       const traces = trials.map(t => {
-        const pts = t.intermediate.map(p => [p.sequence, metricOf(p.value, key)]).filter(p => p[1] !== null);
-        return { type: "scatter", mode: "lines+markers", name: t.trialJobId, x: pts.map(p => p[0]), y: pts.map(p => p[1]) };
+        const pts = curve(t.intermediate.map(p => [p.sequence, metricOf(p.value, key)]).filter(p => p[1] !== null));
+        return { type: "scatter", mode: curveMode(pts), name: t.trialJobId, x: pts.map(p => p[0]), y: pts.map(p => p[1]) };
       }).filter(tr => tr.x.length);
       if (traces.length) {
         chart(chartEl, traces, { height: 320, showlegend: true, legend: { orientation: "h", y: 1.12 },
