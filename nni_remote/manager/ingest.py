@@ -16,8 +16,7 @@ from __future__ import annotations
 import json
 import logging
 from json.encoder import encode_basestring_ascii
-from json.scanner import make_scanner
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from nni_remote.manager.trials import Trial
 from trial_agent.protocol import EVENT_END, EVENT_METRIC
@@ -25,7 +24,8 @@ from trial_agent.protocol import EVENT_END, EVENT_METRIC
 log = logging.getLogger("nni_remote.agents")
 
 METRIC_KINDS = ("FINAL", "PERIODICAL")
-_scan = make_scanner(json.JSONDecoder())   # json.loads without its wrapping, for the common case
+# json.loads without its wrapping (the decoder's C scanner, which typeshed does not name)
+_scan: Callable[[str, int], tuple[Any, int]] = getattr(json.JSONDecoder(), "scan_once")
 
 
 def decode_value(text: str) -> Any:

@@ -17,7 +17,7 @@ import time
 from typing import TYPE_CHECKING, Any, Optional
 
 
-from nni_remote.common import registry, tokens
+from nni_remote.common import memory, registry, tokens
 from nni_remote.errors import ConfigError, ExperimentConflict, NniRemoteError, TunerError
 from nni_remote.manager import listeners
 from nni_remote.manager.agent_trust import MachineCredentials
@@ -256,6 +256,7 @@ def main(argv: Optional[list[str]] = None) -> int:
                         help="port of the agent listener (default: $NNI_REMOTE_AGENT_PORT, else any free port)")
     args = parser.parse_args(argv)
     os.umask(0o077)   # everything this process and its local agent and trials write is its user's only
+    memory.limit_arenas()   # before the server's threads: their heaps do not each keep what large reads freed
     if args.action == "cleanup":
         from nni_remote.manager.cleanup import retry_pending
         exp_dir = os.path.join(args.experiments_directory, args.experiment_id)

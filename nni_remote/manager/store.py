@@ -215,10 +215,23 @@ class Store:
         ingest writes; it sees the rows committed when it started).
         """
         where, args = _metric_filter(trial_id, kind, None)
-        query = "SELECT * FROM MetricData" + where
+        yield from self._chunks("SELECT * FROM MetricData" + where + " ORDER BY rowid", args, chunk)
+
+    def iter_metric_json(self, kind: str | None = None, chunk: int = 5000) -> Iterator[list[tuple[Any, ...]]]:
+        """Like :meth:`iter_metrics`, each row as ``(json, *row)``: NNI's record as JSON text made by SQLite
+        (``json_object``; its bytes are compact_json's for integers, text and null), or ``(None, *row)``
+        for a row whose numbers are not integers (the caller encodes those). Raises
+        ``sqlite3.OperationalError`` where SQLite has no JSON functions."""
+        where, args = _metric_filter(None, kind, None)
+        query = ("SELECT CASE WHEN typeof(timestamp) IN ('integer', 'null') AND typeof(sequence) IN ('integer', 'null') "
+                 "THEN json_object('timestamp', timestamp, 'trialJobId', trialJobId, 'parameterId', parameterId, "
+                 "'type', type, 'sequence', sequence, 'data', data) END, * FROM MetricData" + where + " ORDER BY rowid")
+        yield from self._chunks(query, args, chunk)
+
+    def _chunks(self, query: str, args: list[Any], chunk: int) -> Iterator[list[tuple[Any, ...]]]:
         db = sqlite3.connect(self.path, timeout=30)
         try:
-            cursor = db.execute(query + " ORDER BY rowid", args)
+            cursor = db.execute(query, args)
             while True:
                 rows = cursor.fetchmany(chunk)
                 if not rows:
