@@ -269,5 +269,6 @@ def main(argv: Optional[list[str]] = None) -> int:
     except NniRemoteError as exc:
         sys.stderr.write(f"nni-remote manager: {exc}\n")
         return 2
+    memory.freeze_startup()   # start-up's objects (modules, libraries) are never traversed by the GC again
     proc.serve()
     return 0
