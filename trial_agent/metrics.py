@@ -12,7 +12,7 @@ import json
 import os
 import threading
 from json.encoder import encode_basestring_ascii as _quote
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 STDOUT_MARKER = "NNISDK_MEb'"
 MAX_RECORD = 1000000
@@ -121,7 +121,7 @@ class EventSpool:
         self.ack_path = os.path.join(directory, "acked")
         self._lock = threading.Lock()
         self.lines: List[str] = []  # each event's JSON text, in seq order
-        self._kinds: set = set()
+        self._kinds: Set[Optional[str]] = set()
         self.offsets: Dict[str, Any] = {}   # the last offsets recorded with events
         self.acked = 0
         try:

@@ -247,7 +247,7 @@ def _metric_event(text: str, now: int) -> Optional[Tuple[str, str, str]]:
     return row if row is not None else _object_entry({"type": "metric", "record": record, "time": now})
 
 
-_scan = json.JSONDecoder().scan_once   # json.loads without its wrapping: most of its cost for a small record
+_scan = getattr(json.JSONDecoder(), "scan_once")   # json.loads without its wrapping: most of its cost for a small record
 
 
 def _parse(text: str) -> Any:
