@@ -125,12 +125,15 @@ class Reader(threading.Thread):
         db.close()
 
 
-def cpu_seconds(exp: Experiment) -> dict[str, float]:
-    """CPU seconds (user + system) the manager, the agent(s) and the trials used so far (local runs)."""
+def cpu_seconds(exp: Experiment, remote: bool) -> dict[str, float]:
+    """CPU seconds (user + system) the manager, and in local runs the agent and the trials, used so far."""
     if exp._proc is None:
         return {}
     manager = psutil.Process(exp._proc.pid)
-    out = {"manager": sum(manager.cpu_times()[:2]), "agent": 0.0, "trials": 0.0}
+    out = {"manager": sum(manager.cpu_times()[:2])}
+    if remote:
+        return out
+    out.update(agent=0.0, trials=0.0)
     for child in manager.children():
         times = child.cpu_times()
         out["agent"] += times.user + times.system
@@ -186,13 +189,13 @@ def run(args: argparse.Namespace, root: str, code: str, service: dict[str, Any])
     cpu_before: dict[str, float] = {}
     while status_of(exp) not in ("DONE", "ERROR"):
         if not cpu_before and reader.seen:   # the first metric is stored: start-up is over
-            cpu_before = cpu_seconds(exp)
+            cpu_before = cpu_seconds(exp, args.remote)
         time.sleep(0.05)
     t_done = time.time()
     time.sleep(0.5)                      # the reader's last page
     reader.done.set()
     reader.join()
-    cpu = cpu_seconds(exp)
+    cpu = cpu_seconds(exp, args.remote)
     status = exp.get_status()
     exp_dir = exp.get_experiment_profile()["logDir"]
     jobs = exp.list_trial_jobs()
