@@ -23,7 +23,8 @@ import time
 from typing import Any, Dict, Optional, Tuple
 
 from trial_agent import procid
-from trial_agent.metrics import EventSpool, FileTail, metric_row, parse_metrics_file, parse_stdout_line
+from trial_agent.metrics import (EventSpool, FileTail, loads_or_none, metric_row, parse_metrics_file,
+                                 parse_stdout_line)
 
 WRAPPER = '"$NNI_REMOTE_SHELL" -c "$NNI_REMOTE_TRIAL_COMMAND"; rc=$?; echo $rc > "$NNI_REMOTE_EXIT_FILE"; exit $rc'
 _DROPPED_ENV = ("NNI_TRIAL_COMMAND_CHANNEL", "REUSE_MODE", "MULTI_PHASE")
@@ -238,30 +239,13 @@ def _metric_event(text: str, now: int) -> Optional[Tuple[str, str, str]]:
     readable record travels parsed (``record``); an unreadable one as text
     (``metric``) for the manager to report.
     """
-    record = _parse(text)
+    record = loads_or_none(text)
     if not isinstance(record, dict):
         return _object_entry({"type": "metric", "metric": text, "time": now})
     if record.get("type") == "REQUEST_PARAMETER":
         return None
     row = metric_row(record)
     return row if row is not None else _object_entry({"type": "metric", "record": record, "time": now})
-
-
-_scan = getattr(json.JSONDecoder(), "scan_once")   # json.loads without its wrapping: most of its cost for a small record
-
-
-def _parse(text: str) -> Any:
-    """``json.loads(text)``, or None when ``text`` is not JSON."""
-    try:
-        value, end = _scan(text, 0)
-        if end == len(text):
-            return value
-    except (StopIteration, ValueError):
-        pass
-    try:
-        return json.loads(text)
-    except ValueError:
-        return None
 
 
 def _object_entry(event: Dict[str, Any]) -> Tuple[str, str, str]:

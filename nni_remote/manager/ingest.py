@@ -16,30 +16,15 @@ from __future__ import annotations
 import json
 import logging
 from json.encoder import encode_basestring_ascii
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from nni_remote.manager.trials import Trial
+from trial_agent.metrics import loads_or_none
 from trial_agent.protocol import EVENT_END, EVENT_METRIC
 
 log = logging.getLogger("nni_remote.agents")
 
 METRIC_KINDS = ("FINAL", "PERIODICAL")
-# json.loads without its wrapping (the decoder's C scanner, which typeshed does not name)
-_scan: Callable[[str, int], tuple[Any, int]] = getattr(json.JSONDecoder(), "scan_once")
-
-
-def decode_value(text: str) -> Any:
-    """The trial's JSON text of a value, decoded (None when it is not JSON), like ``json.loads``."""
-    try:
-        value, end = _scan(text, 0)
-        if end == len(text):
-            return value
-    except (StopIteration, ValueError):
-        pass
-    try:
-        return json.loads(text)           # leading or trailing blanks, or not JSON at all
-    except ValueError:
-        return None
 
 
 def seq_of(event: Any) -> int:
@@ -139,7 +124,7 @@ def metric_row(trial: Trial, event: Any, now: int) -> Optional[tuple[tuple[Any, 
     if kind == "PERIODICAL" and sequence in trial.history:
         return None
     row = (now, trial.id, None if pid is None else str(pid), kind, sequence, encode_basestring_ascii(text))
-    return row, decode_value(text)
+    return row, loads_or_none(text)
 
 
 _REST_KEYS = ("timestamp", "trialJobId", "parameterId", "type", "sequence", "data")
