@@ -53,9 +53,12 @@ def fresh(events: Any, expected: int) -> tuple[list[Any], int]:
     if not isinstance(events, list):
         return new, expected
     for event in events:
-        if not isinstance(event, (dict, list)):
+        if type(event) is list and event and type(event[0]) is int and event[0] >= 0:
+            seq = event[0]                  # a metric row: the common case
+        elif isinstance(event, (dict, list)):
+            seq = seq_of(event)
+        else:
             continue
-        seq = seq_of(event)
         if seq < expected:
             continue
         if seq > expected:
@@ -127,9 +130,7 @@ def metric_row(trial: Trial, event: Any, now: int) -> Optional[tuple[tuple[Any, 
     return row, loads_or_none(text)
 
 
-_REST_KEYS = ("timestamp", "trialJobId", "parameterId", "type", "sequence", "data")
-
-
 def rest_record(row: tuple[Any, ...]) -> dict[str, Any]:
     """A ``MetricData`` row as NNI's REST record."""
-    return dict(zip(_REST_KEYS, row))
+    return {"timestamp": row[0], "trialJobId": row[1], "parameterId": row[2], "type": row[3], "sequence": row[4],
+            "data": row[5]}
