@@ -114,7 +114,7 @@ def _record(kind, sequence, metric):
 
 
 def _metrics_fd(sys_dir):
-    """The trial's metrics file, opened once (append mode) and kept open."""
+    """The trial's metrics file, opened once (append mode) and kept open, as NNI's own ``nni`` keeps it."""
     if _sink["dir"] != sys_dir or _sink["fd"] is None:
         if _sink["fd"] is not None:
             _close_sink()
