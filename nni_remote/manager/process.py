@@ -63,7 +63,7 @@ class ManagerProcess:
         _setup_logging(os.path.join(self.exp_dir, "log", "nnimanager.log"), foreground, log_level)
         from nni_remote.server import access  # the REST/portal token (server/access.py)
         self.portal_token: str = access.setup_token([host] + self.extra_hosts, self.exp_dir)
-        self.store = Store(os.path.join(self.exp_dir, "db", "nni.sqlite"))
+        self.store = Store(os.path.join(self.exp_dir, "db", "nni.sqlite"), background_checkpoint=True)
         self._server: Any = None
         self._agent_sockets = listeners.bind_agent_sockets(listeners.agent_addresses(self.extra_hosts), agent_port)
         self.agent_port: int = self._agent_sockets[0].getsockname()[1]

@@ -1,8 +1,10 @@
 """The SQLite store: profile revisions, trials, exactly-once delivery, metrics, schema version."""
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
+import time
 
 import pytest
 
@@ -122,3 +124,23 @@ def test_a_newer_schema_is_refused(tmp_path):
     db.close()
     with pytest.raises(RuntimeError, match="newer nni-remote"):
         Store(path)
+
+
+def test_a_background_checkpoint_keeps_the_wal_short_and_stops_on_close(tmp_path, monkeypatch):
+    monkeypatch.setattr("nni_remote.manager.store.CHECKPOINT_EVERY", 0.05)
+    path = str(tmp_path / "ck.sqlite")
+    store = Store(path, background_checkpoint=True)
+    store.add_metric_rows([(1, "t", None, "PERIODICAL", s, '"1"') for s in range(5000)])
+    deadline = time.time() + 60
+    while not _copied(path):                # commits do not checkpoint (wal_autocheckpoint=0): the thread does
+        assert time.time() < deadline, "the WAL was never checkpointed"
+        time.sleep(0.05)
+    thread = store._checkpointer
+    store.close()
+    assert thread is not None and not thread.is_alive()
+    assert len(Store(path).metrics()) == 5000
+
+
+def _copied(path: str) -> bool:
+    """Whether the database file itself (not only its WAL) holds the rows."""
+    return os.path.getsize(path) > 64 * 1024
