@@ -147,10 +147,15 @@ def measure(args: argparse.Namespace, port: int, ids: list[str], viewed: Experim
             ("rows written directly", f"{fill_s:.1f} s"),
             ("manager start-up (view)", f"{startup:.2f} s")]
     proc = psutil.Process(viewed._proc.pid) if viewed._proc is not None else None
+    rss_before = proc.memory_info().rss / 2**20 if proc is not None else None
     for label, path, gz, repeat in cases:
         times, size = timed_get(port, path, repeat, gz)
         rss = f", RSS after: {proc.memory_info().rss / 2**20:.0f} MiB" if proc is not None else ""
         rows.append((label, f"p50 {ms(percentile(times, .5))}  max {ms(max(times))}  ({size / 2**20:.2f} MiB{rss})"))
+    if proc is not None:
+        time.sleep(0.5)    # memory is given back once an answer is sent
+        rows.append(("manager RSS: before any read -> after them all",
+                     f"{rss_before:.0f} -> {proc.memory_info().rss / 2**20:.0f} MiB"))
     report(f"reads at scale: {len(ids)} trials x {args.metrics} metrics (Experiment.view)", rows)
     return rows
 

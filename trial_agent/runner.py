@@ -23,7 +23,8 @@ import time
 from typing import Any, Dict, Optional, Tuple
 
 from trial_agent import procid
-from trial_agent.metrics import EventSpool, FileTail, parse_metrics_file, parse_stdout_line
+from trial_agent.metrics import (EventSpool, FileTail, loads_or_none, metric_row, parse_metrics_file,
+                                 parse_stdout_line)
 
 WRAPPER = '"$NNI_REMOTE_SHELL" -c "$NNI_REMOTE_TRIAL_COMMAND"; rc=$?; echo $rc > "$NNI_REMOTE_EXIT_FILE"; exit $rc'
 _DROPPED_ENV = ("NNI_TRIAL_COMMAND_CHANNEL", "REUSE_MODE", "MULTI_PHASE")
@@ -62,6 +63,10 @@ class TrialRunner:
 
     # -- persistence ---------------------------------------------------------------
     def _load_offsets(self) -> Dict[str, Any]:
+        """How far the trial's output was read: recorded in the spool with the events (an agent before
+        that kept ``offsets.json``)."""
+        if self.spool.offsets:
+            return self.spool.offsets
         try:
             with open(os.path.join(self.state_dir, "offsets.json")) as f:
                 offsets: Dict[str, Any] = json.load(f)
@@ -69,10 +74,9 @@ class TrialRunner:
         except (OSError, ValueError):
             return {}
 
-    def _save_offsets(self) -> None:
-        _write_json(os.path.join(self.state_dir, "offsets.json"),
-                    {"stdout": self.stdout_tail.offset - len(self.stdout_tail._pending),
-                     "metrics": self.metrics_tail.offset - len(self._metrics_buf)})
+    def _offsets(self) -> Dict[str, int]:
+        return {"stdout": self.stdout_tail.offset - len(self.stdout_tail._pending),
+                "metrics": self.metrics_tail.offset - len(self._metrics_buf)}
 
     # -- start / attach -----------------------------------------------------------
     def _environment(self) -> Dict[str, str]:
@@ -167,9 +171,7 @@ class TrialRunner:
             records.extend(more)
         now = _now_ms()
         events = [e for e in (_metric_event(r, now) for r in records) if e is not None]
-        self.spool.extend(events)  # one write for the whole batch
-        if events:
-            self._save_offsets()
+        self.spool.extend(events, self._offsets())  # one write: the events and how far the output was read
         return bool(events)
 
     def poll(self) -> bool:
@@ -228,37 +230,27 @@ class TrialRunner:
         return "done" if self.finished else "running"
 
 
-def _metric_event(text: str, now: int) -> Optional[Tuple[Dict[str, Any], str]]:
-    """One trial record as a spool entry (event, its JSON text without the closing brace);
-    None for REQUEST_PARAMETER (parameter.cfg is written before start).
+def _metric_event(text: str, now: int) -> Optional[Tuple[str, str, str]]:
+    """One trial record as a spool entry (see ``EventSpool.extend``); None for REQUEST_PARAMETER
+    (parameter.cfg is written before start).
 
-    A readable record travels parsed (``record``, its ``value`` the trial's JSON
-    text, and that text decoded as ``value``), so the manager parses nothing per
-    metric; the record's own text is embedded, not re-encoded. An unreadable
-    record travels as text (``metric``) for the manager to report.
+    A FINAL or PERIODICAL record travels as a compact row (``metric_row``: its
+    value stays the trial's JSON text, decoded once, by the manager). Any other
+    readable record travels parsed (``record``); an unreadable one as text
+    (``metric``) for the manager to report.
     """
-    try:
-        record = json.loads(text)
-    except ValueError:
-        record = None
+    record = loads_or_none(text)
     if not isinstance(record, dict):
-        event = {"type": "metric", "metric": text, "time": now}
-        return event, json.dumps(event)[:-1]
+        return _object_entry({"type": "metric", "metric": text, "time": now})
     if record.get("type") == "REQUEST_PARAMETER":
         return None
-    value, value_text = record.get("value"), "null"
-    if isinstance(value, str):
-        try:
-            value, value_text = json.loads(value), value.strip() or "null"
-        except ValueError:
-            value = None
-    else:
-        value_text = json.dumps(value)
-    event = {"type": "metric", "record": record, "value": value, "time": now}
-    text = text.strip()
-    if "\n" in text or "\r" in text or "\n" in value_text or "\r" in value_text:
-        return event, json.dumps(event)[:-1]  # one line per event in the spool
-    return event, '{"type": "metric", "record": %s, "value": %s, "time": %d' % (text, value_text, now)
+    row = metric_row(record)
+    return row if row is not None else _object_entry({"type": "metric", "record": record, "time": now})
+
+
+def _object_entry(event: Dict[str, Any]) -> Tuple[str, str, str]:
+    """An event object as a spool entry: its JSON text with ``"seq"`` last."""
+    return event["type"], json.dumps(event)[:-1] + ', "seq": ', "}"
 
 
 def _now_ms() -> int:

@@ -106,7 +106,7 @@ class SlurmRunner(TrialRunner):
     def poll(self) -> bool:
         if self.finished:
             return False
-        before = len(self.spool.events)
+        before = self.spool.count
         self.collect()
         started = _read_json(self.started_file)
         view = self.backend.view(self)
@@ -121,7 +121,7 @@ class SlurmRunner(TrialRunner):
             elif self.running_sent:
                 node = (started or {}).get("node") or view.get("nodes") or "?"
                 self._note("Slurm job %s on %s" % (view.get("job") or self.job, node))
-            return len(self.spool.events) != before
+            return self.spool.count != before
         self.collect()
         self._end(self._outcome(state, view or {}))
         return True

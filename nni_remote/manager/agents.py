@@ -34,7 +34,6 @@ All methods run under the experiment's lock (``HubHost.lock``).
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
@@ -42,11 +41,10 @@ import time
 import uuid
 from typing import Any, Optional, Protocol
 
-from nni_remote.common.metrics import encode_data
 from nni_remote.errors import MachineStateError as MachineStateError
 from nni_remote.errors import UnknownMachine as UnknownMachine
 from nni_remote.common import cleanup_record
-from nni_remote.manager import cleanup, scheduler
+from nni_remote.manager import cleanup, ingest, scheduler
 from nni_remote.manager.agent_trust import owns_run, plausible_time
 from nni_remote.manager.scheduler import Machine
 from nni_remote.manager.store import Store, now_ms
@@ -77,18 +75,6 @@ def attempt_id(trial: Trial, attempt: int) -> str:
 
 def spare_id(trial: Trial) -> Optional[str]:
     return attempt_id(trial, trial.spare["attempt"]) if trial.spare else None
-
-
-def _deciding(event: dict[str, Any]) -> bool:
-    """Whether an event settles a race between two attempts: the end, or a final result."""
-    if event.get("type") == EVENT_END:
-        return True
-    if event.get("type") != EVENT_METRIC:
-        return False
-    try:
-        return bool(json.loads(event.get("metric") or "").get("type") == "FINAL")
-    except (ValueError, AttributeError):
-        return False
 
 
 class HubHost(Protocol):
@@ -360,7 +346,7 @@ class AgentHub:
             self._command(m, {"type": CMD_KILL, "run_id": rid, "reason": "stale", "grace": 2.0})
             log.info("trial %s: spare attempt %d on %s cancelled", trial.id, spare["attempt"] + 1, m.name)
 
-    def _promote_spare(self, trial: Trial, why: str, metrics: Optional[list[dict[str, Any]]] = None) -> None:
+    def _promote_spare(self, trial: Trial, why: str, metrics: Optional[list[tuple[Any, ...]]] = None) -> None:
         """The spare attempt becomes the trial's attempt: the original is cancelled, its metrics dropped.
 
         ``metrics`` is the batch being ingested (stored first, so the original's are dropped too).
@@ -524,61 +510,70 @@ class AgentHub:
         return spec
 
     def events(self, body: dict[str, Any], machine: str) -> dict[str, Any]:
-        """Store a batch of events sent by ``machine``'s agent in one transaction (exactly once per run
-        and sequence number; deliveries and metrics by ``executemany``).
+        """Store a batch of events sent by ``machine``'s agent in one transaction, exactly once per run
+        and ``seq`` (``manager/ingest.py``: the next ``seq`` expected per run; metrics by ``executemany``).
 
         Only runs placed on ``machine`` are considered: events for another
         machine's trial are acknowledged (so they are not re-sent) and stored
         nowhere, and they never claim that run's sequence numbers.
         """
         acked: dict[str, int] = {}
-        metrics: list[dict[str, Any]] = []
+        metrics: list[tuple[Any, ...]] = []
+        trials = body.get("trials")
+        runs = [(rid, events) for rid, events in trials.items() if isinstance(rid, str)] \
+            if isinstance(trials, dict) else []
         with self.c.lock, self.c.store.transaction():
             by_run = self.c.book.by_run()
             by_run.update({attempt_id(t, t.spare["attempt"]): t for t in self.c.trials.values() if t.spare})
-            trials = body.get("trials")
-            for rid, events in (trials.items() if isinstance(trials, dict) else ()):
+            expected = self.c.store.next_seqs([rid for rid, _ in runs])
+            advanced: dict[str, int] = {}
+            now = now_ms()
+            for rid, events in runs:
                 trial = by_run.get(rid)
                 spare = trial.spare if trial is not None and rid == spare_id(trial) else None
                 mine = spare["machine"] == machine if spare is not None else owns_run(trial, machine)
                 if not mine and trial is not None:
                     log.warning("machine %s sent events for trial %s, which runs on %s: ignored", machine, rid,
                                 trial.machine)
-                events = sorted((e for e in events if isinstance(e, dict)) if isinstance(events, list) else (),
-                                key=_seq)
-                seqs = [_seq(e) for e in events]
-                acked[rid] = max(seqs) + 1 if seqs else 0
                 if trial is None or not mine:
-                    continue  # an unknown run or another machine's: stored nothing
-                new = self.c.store.first_deliveries(rid, seqs)
-                for seq, event in zip(seqs, events):
-                    if seq not in new:
-                        continue
-                    new.discard(seq)  # a seq twice in one batch counts once
+                    acked[rid] = ingest.acked_unowned(events)  # an unknown run or another machine's: stored nothing
+                    continue
+                new, acked[rid] = ingest.fresh(events, expected[rid])
+                if acked[rid] != expected[rid]:
+                    advanced[rid] = acked[rid]
+                for event in new:
                     if trial.status in TERMINAL:
-                        continue  # an abandoned attempt: stored nothing
+                        break  # an abandoned attempt: stored nothing
                     if trial.spare is not None and rid == spare_id(trial):
                         trial.spare["held"].append(event)   # counts only if the spare wins
-                        if _deciding(event):
+                        if ingest.deciding(event):
                             self._promote_spare(trial, f"attempt {trial.spare['attempt'] + 1} finished first",
                                                 metrics)
                         continue
                     if run_id(trial) != rid:
                         continue
-                    if trial.spare is not None and _deciding(event):
+                    if trial.spare is not None and ingest.deciding(event):
                         self._cancel_spare(trial)             # the original finished first
-                    self._apply(trial, event, metrics)
+                    self._apply(trial, event, metrics, now)
             self._flush(metrics)
+            self.c.store.set_next_seqs(advanced)
         return {"acked": acked}
 
-    def _flush(self, metrics: list[dict[str, Any]]) -> None:
-        """Store the metrics gathered so far of a batch (before an end event, and at the batch's end)."""
-        self.c.store.add_metrics(metrics)
+    def _flush(self, metrics: list[tuple[Any, ...]]) -> None:
+        """Store the metric rows gathered so far of a batch (before an end event, and at the batch's end)."""
+        self.c.store.add_metric_rows(metrics)
         metrics.clear()
 
-    def _apply(self, trial: Trial, event: dict[str, Any], metrics: list[dict[str, Any]]) -> None:
-        """Apply one agent event; a metric joins ``metrics``, stored in one go by the caller."""
-        kind = event.get("type")
+    def _apply(self, trial: Trial, event: Any, metrics: list[tuple[Any, ...]], now: Optional[int] = None) -> None:
+        """Apply one agent event; a metric's row joins ``metrics``, stored in one go by the caller."""
+        kind = EVENT_METRIC if type(event) is list else ingest.kind_of(event)
+        if kind == EVENT_METRIC:
+            decoded = ingest.metric_row(trial, event, now_ms() if now is None else now)
+            if decoded is not None:
+                row, value = decoded
+                metrics.append(row)
+                self.c.on_trial_metric(trial, ingest.rest_record(row), value)
+            return
         if kind == EVENT_END:
             self._flush(metrics)  # the trial's metrics are stored before its end
         if kind == EVENT_STATUS and event.get("status") == "RUNNING":
@@ -587,12 +582,6 @@ class AgentHub:
             when = plausible_time(event.get("time"), not_before=trial.submit_time, what="start", trial_id=trial.id)
             pid = event.get("pid")
             self.c.on_trial_running(trial, pid if isinstance(pid, int) and not isinstance(pid, bool) else None, when)
-        elif kind == EVENT_METRIC:
-            decoded = _metric_record(trial, event)
-            if decoded is not None:
-                record, value = decoded
-                metrics.append(record)
-                self.c.on_trial_metric(trial, {k2: record[k1] for k1, k2 in _REST_KEYS}, value)
         elif kind == EVENT_NOTE:  # the platform's word on a trial, e.g. Slurm's pending reason
             if trial.status in ACTIVE and not trial.kill_reason:
                 trial.message = str(event.get("message") or "")
@@ -738,57 +727,3 @@ class AgentHub:
                                          cleaned=[m for m in self.machines if m not in failures])
             if data:
                 self.c.errors.append(cleanup_record.describe(data))
-
-
-def _seq(event: dict[str, Any]) -> int:
-    try:
-        return max(int(event.get("seq", 0)), 0)
-    except (TypeError, ValueError):
-        return 0
-
-
-_REST_KEYS = (("timestamp", "timestamp"), ("trial_id", "trialJobId"), ("parameter_id", "parameterId"),
-              ("kind", "type"), ("sequence", "sequence"), ("data", "data"))
-
-
-def _metric_record(trial: Trial, event: dict[str, Any]) -> Optional[tuple[dict[str, Any], Any]]:
-    """An agent metric event as (store arguments, decoded value); None for unusable records.
-
-    This is the edge where a metric arrives: its value is decoded here, once, and
-    carried as data from then on (NNI's encoded form is made once, for the store).
-    An agent that parsed the record already sends it as ``record`` (the trial's
-    record, its ``value`` still the trial's JSON text) and the decoded ``value``;
-    the record arrives inside the batch's JSON, with no second parse here.
-    """
-    record = event.get("record")
-    if not isinstance(record, dict):
-        try:
-            record = json.loads(event.get("metric") or "")
-        except ValueError:
-            log.warning("trial %s sent an unreadable metric record: %.200r", trial.id, event.get("metric"))
-            return None
-    if not isinstance(record, dict) or record.get("type") not in ("FINAL", "PERIODICAL"):
-        return None
-    value = record.get("value")
-    try:
-        sequence = int(record.get("sequence") or 0)
-    except (TypeError, ValueError):
-        sequence = 0
-    if record["type"] == "FINAL" and trial.final is not None:
-        return None
-    if record["type"] == "PERIODICAL" and sequence in trial.history:
-        return None
-    pid = record.get("parameter_id")
-    args = {"trial_id": trial.id, "parameter_id": None if pid is None else str(pid), "kind": record["type"],
-            "sequence": sequence, "data": encode_data(value), "timestamp": now_ms()}
-    return args, event["value"] if "record" in event and "value" in event else _decoded(value)
-
-
-def _decoded(value: Any) -> Any:
-    """The reported value (the trial's nni sends JSON text); None when that text is not JSON."""
-    if not isinstance(value, str):
-        return value
-    try:
-        return json.loads(value)
-    except ValueError:
-        return None

@@ -320,6 +320,8 @@ class Controller:
                 and trial.id not in self._assess_pending:
             self._assess_pending.add(trial.id)  # one assessment covers every metric that arrives before it runs
             self.tuner.post(lambda: self._assess(trial))
+        else:
+            return  # nothing for the dispatch loop: an intermediate result wakes it only to be assessed
         self.wake.notify_all()
 
     def _assess(self, trial: Trial) -> None:

@@ -17,7 +17,7 @@ import time
 from typing import TYPE_CHECKING, Any, Optional
 
 
-from nni_remote.common import registry, tokens
+from nni_remote.common import memory, registry, tokens
 from nni_remote.errors import ConfigError, ExperimentConflict, NniRemoteError, TunerError
 from nni_remote.manager import listeners
 from nni_remote.manager.agent_trust import MachineCredentials
@@ -63,7 +63,7 @@ class ManagerProcess:
         _setup_logging(os.path.join(self.exp_dir, "log", "nnimanager.log"), foreground, log_level)
         from nni_remote.server import access  # the REST/portal token (server/access.py)
         self.portal_token: str = access.setup_token([host] + self.extra_hosts, self.exp_dir)
-        self.store = Store(os.path.join(self.exp_dir, "db", "nni.sqlite"))
+        self.store = Store(os.path.join(self.exp_dir, "db", "nni.sqlite"), background_checkpoint=True)
         self._server: Any = None
         self._agent_sockets = listeners.bind_agent_sockets(listeners.agent_addresses(self.extra_hosts), agent_port)
         self.agent_port: int = self._agent_sockets[0].getsockname()[1]
@@ -256,6 +256,7 @@ def main(argv: Optional[list[str]] = None) -> int:
                         help="port of the agent listener (default: $NNI_REMOTE_AGENT_PORT, else any free port)")
     args = parser.parse_args(argv)
     os.umask(0o077)   # everything this process and its local agent and trials write is its user's only
+    memory.limit_arenas()   # before the server's threads: their heaps do not each keep what large reads freed
     if args.action == "cleanup":
         from nni_remote.manager.cleanup import retry_pending
         exp_dir = os.path.join(args.experiments_directory, args.experiment_id)
@@ -268,5 +269,6 @@ def main(argv: Optional[list[str]] = None) -> int:
     except NniRemoteError as exc:
         sys.stderr.write(f"nni-remote manager: {exc}\n")
         return 2
+    memory.freeze_startup()   # start-up's objects (modules, libraries) are never traversed by the GC again
     proc.serve()
     return 0

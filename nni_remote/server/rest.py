@@ -9,6 +9,7 @@ Errors are raised as project exceptions and answered by ``server/errors.py``.
 from __future__ import annotations
 
 import json
+import sqlite3
 from typing import Any, Iterator
 
 from flask import Blueprint, Response, current_app, g, request, stream_with_context
@@ -181,21 +182,37 @@ def metric_data(trial_id: str | None = None, _extra: str = "") -> Response:
     store, kind = controller().store, request.args.get("type")
     if page.paged or trial_id is not None:
         return json_response(store.metrics(trial_id=trial_id, kind=kind, offset=page.offset, limit=page.limit))
-    return Response(stream_with_context(_stream_metrics(store.iter_metrics(kind=kind))), mimetype="application/json")
+    return Response(stream_with_context(_stream_metrics(store, kind)), mimetype="application/json")
 
 
 _METRIC_KEYS = ("timestamp", "trialJobId", "parameterId", "type", "sequence", "data")
 
 
-def _stream_metrics(chunks: Iterator[list[tuple[Any, ...]]]) -> Iterator[str]:
-    """A JSON list of metric records, written a chunk of rows at a time (memory stays flat)."""
+def _stream_metrics(store: Any, kind: str | None) -> Iterator[str]:
+    """A JSON list of metric records, written a chunk of rows at a time (memory stays flat).
+
+    SQLite writes each record's JSON (``Store.iter_metric_json``) where it can;
+    compact_json writes the rest, and every record where SQLite has no JSON functions.
+    """
+    try:
+        chunks = store.iter_metric_json(kind=kind)
+        rows = next(chunks, None)
+    except sqlite3.OperationalError:
+        chunks, rows = None, None
     first = True
     yield "["
-    for rows in chunks:
-        text = compact_json.dumps([dict(zip(_METRIC_KEYS, row)) for row in rows])[1:-1]
-        if text:
-            yield text if first else "," + text
-            first = False
+    if chunks is None:
+        for plain in store.iter_metrics(kind=kind):
+            text = compact_json.dumps([dict(zip(_METRIC_KEYS, row)) for row in plain])[1:-1]
+            if text:
+                yield text if first else "," + text
+                first = False
+    while rows:
+        text = ",".join(row[0] if row[0] is not None else compact_json.dumps(dict(zip(_METRIC_KEYS, row[1:])))
+                        for row in rows)
+        yield text if first else "," + text
+        first = False
+        rows = next(chunks, None)
     yield "]"
 
 

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from trial_agent.metrics import EventSpool, parse_metrics_file, parse_stdout_line
-from trial_agent.runner import TrialRunner
+from trial_agent.runner import TrialRunner, _metric_event
 
 SHIM = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))),
                     "trial_agent")
@@ -43,7 +43,38 @@ def test_spool_survives_a_restart_and_drops_a_torn_line(tmp_path):
         f.write('{"type": "metr')           # a crash in the middle of a write
     again = EventSpool(str(tmp_path))
     assert [e["seq"] for e in again.unacked()] == [2]
-    assert again.append({"type": "end"})["seq"] == 3
+    assert again.append({"type": "end"})["seq"] == 3 and again.has("end") and again.has("metric")
+    again.extend([("metric", "[", ',"PERIODICAL",0,1,"1"]')], offsets={"metrics": 42})
+    again.ack(4)
+    again.close()
+    with open(tmp_path / "events.jsonl", "a") as f:
+        f.write('[5,"PERIOD')                 # torn again: the next agent's lines must not join it
+    third = EventSpool(str(tmp_path))
+    assert third.count == 5 and third.acked == 4 and third.offsets == {"metrics": 42}
+    third.append({"type": "end"})
+    third.close()
+    assert [e if isinstance(e, list) else e["seq"] for e in EventSpool(str(tmp_path)).events] == [
+        0, 1, 2, 3, [4, "PERIODICAL", 0, 1, "1"], 5]
+
+
+def test_an_ack_file_of_an_earlier_agent_counts(tmp_path):
+    spool = EventSpool(str(tmp_path))
+    for i in range(3):
+        spool.append({"type": "metric", "n": i})
+    spool.close()
+    (tmp_path / "acked").write_text("2")
+    assert EventSpool(str(tmp_path)).acked == 2
+
+
+def test_a_record_that_is_not_a_metric_row_travels_as_an_object(tmp_path):
+    spool = EventSpool(str(tmp_path))
+    spool.extend([e for e in (_metric_event(t, 5) for t in [
+        '{"type": "PERIODICAL", "sequence": 2, "parameter_id": "3", "value": "{\\"a\\": \\"\u00e9\\\\n\\"}"}',
+        '{"type": "FINAL", "value": 0.5}', '{"type": "REQUEST_PARAMETER"}', '{"type": "OTHER"}', 'not json']) if e])
+    assert spool.events == [[0, "PERIODICAL", 2, "3", '{"a": "\u00e9\\n"}'], [1, "FINAL", 0, None, "0.5"],
+                            {"type": "metric", "record": {"type": "OTHER"}, "time": 5, "seq": 2},
+                            {"type": "metric", "metric": "not json", "time": 5, "seq": 3}]
+    assert json.loads(spool.unacked_json()) == spool.events and "\n" not in "".join(spool.lines)
 
 
 def spec(tmp_path, platform="local", python=sys.executable, args=""):
@@ -67,10 +98,12 @@ def run_to_end(runner, timeout=60):
 
 
 def metric_values(events):
-    values = [e["value"] for e in events if e["type"] == "metric"]
-    records = [e["record"] for e in events if e["type"] == "metric"]   # parsed on the agent, value text kept
-    assert [json.loads(r["value"]) for r in records] == values
-    return values
+    """The values of the compact metric rows ``[seq, type, sequence, parameter_id, value_text]``."""
+    rows = [e for e in events if isinstance(e, list)]
+    assert [r[0] for r in rows] == [events.index(r) for r in rows]    # each row's seq is its place
+    assert [r[1] for r in rows] == ["PERIODICAL"] * (len(rows) - 1) + ["FINAL"] * bool(rows)
+    assert [r[2] for r in rows[:-1]] == list(range(len(rows) - 1)) and {r[3] for r in rows} <= {7}
+    return [json.loads(r[4]) for r in rows]     # the trial's JSON text, not decoded by the agent
 
 
 @pytest.mark.parametrize("platform", ["local", "remote"])

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import sqlite3
 from types import SimpleNamespace
 
 import pytest
@@ -114,3 +115,25 @@ def test_large_answers_are_gzipped_for_clients_that_ask(app, monkeypatch):
 def test_a_page_says_the_metric_keys_of_every_trial(app):
     resp = app.get("/api/v1/nni-remote/trials?status=RUNNING&limit=1")   # a page without any final metric
     assert json.loads(resp.headers["X-Metric-Keys"]) == ["default", "acc"]
+
+
+def test_streamed_metric_data_has_compact_jsons_bytes_for_any_text(tmp_path):
+    """SQLite writes the streamed records' JSON: byte for byte what compact_json writes (NNI's bytes)."""
+    from nni_remote import compact_json
+    from nni_remote.server.rest import _METRIC_KEYS, _stream_metrics
+    store = Store(str(tmp_path / "odd.sqlite"))
+    odd = "".join(chr(c) for c in range(0, 0x30)) + '"\\/\x7f\u00e9\u2028\u2029\U0001f600\ud7ff\ue000'
+    rows = [(1, "t1", None, "PERIODICAL", 0, json.dumps(json.dumps(odd))), (2**53 + 1, odd, odd, odd, -3, odd),
+            (3.5, "t3", "1", "FINAL", 0, '"0.5"'), (None, "t4", "2", "FINAL", 1.25, '"1e-7"')]  # not integers
+    store.add_metric_rows(rows)
+    expected = compact_json.dumps([dict(zip(_METRIC_KEYS, row)) for row in rows])
+    assert "".join(_stream_metrics(store, None)) == expected
+    assert "".join(_stream_metrics(store, "FINAL")) == compact_json.dumps(
+        [dict(zip(_METRIC_KEYS, row)) for row in rows if row[3] == "FINAL"])
+
+    def no_json_functions(kind=None):
+        raise sqlite3.OperationalError("no such function: json_object")
+        yield
+    store.iter_metric_json = no_json_functions       # an SQLite built without JSON: compact_json writes all
+    assert "".join(_stream_metrics(store, None)) == expected
+    store.close()
