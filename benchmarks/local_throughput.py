@@ -76,11 +76,13 @@ def run(args: argparse.Namespace, root: str, code: str, script: str) -> None:
     exp.stop()
     t_stopped = time.time()
 
-    spans, latencies = [], []
+    spans, latencies, exit_lags, start_lags = [], [], [], []
     for job in jobs:
         with open(os.path.join(exp_dir, "trials", job.trialJobId, "bench.json")) as f:
             b = json.load(f)
         spans.append((b["t0"], b["t_end"]))
+        exit_lags.append(job.endTime / 1000 - b["t_end"])      # last line -> the agent saw the process end
+        start_lags.append(b["t0"] - job.startTime / 1000)      # spawned -> the script's first line
         final = [m for m in metrics[job.trialJobId] if m.type == "FINAL"][0]
         latencies.append(final.timestamp / 1000 - final.data["t_report"])
     ok = sum(j.status == "SUCCEEDED" for j in jobs)
@@ -98,6 +100,10 @@ def run(args: argparse.Namespace, root: str, code: str, script: str) -> None:
                 f"{ms(percentile(gaps, .5))} / {ms(percentile(gaps, .95))}"),
                ("slot gap p50 / p95 (trial's last line -> next trial's first line)",
                 f"{ms(percentile(py_gaps, .5))} / {ms(percentile(py_gaps, .95))}"),
+               ("  of which: last line -> exit seen by the agent, p50",
+                ms(percentile(exit_lags, .5))),
+               ("  of which: spawned (sh, bash, python start, import) -> first line, p50",
+                ms(percentile(start_lags, .5))),
                ("metric latency p50 / p95",
                 f"{ms(percentile(latencies, .5))} / {ms(percentile(latencies, .95))}"),
                ("manager RSS", f"{rss / 2**20:.0f} MiB"),
