@@ -31,8 +31,8 @@ from playwright.sync_api import sync_playwright
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchmarks._common import bench_dirs, ms, report  # noqa: E402
 from benchmarks.local_throughput import free_port  # noqa: E402
-from benchmarks.scale import fill  # noqa: E402
-from nni_remote import Experiment, ExperimentConfig  # noqa: E402
+from benchmarks.scale import fill, one_trial_experiment  # noqa: E402
+from nni_remote import Experiment  # noqa: E402
 
 NO_WEBGL = """
 const original = HTMLCanvasElement.prototype.getContext;
@@ -64,19 +64,10 @@ def main() -> None:
 
 
 def run(args: argparse.Namespace, root: str, code: str) -> None:
-    config = ExperimentConfig(
-        trial_command=f"{sys.executable} trial.py", trial_code_directory=code, trial_concurrency=1,
-        max_trial_number=1, experiment_working_directory=os.path.join(root, "exps"),
-        search_space={"x": {"_type": "uniform", "_value": [0, 1]}, "lr": {"_type": "loguniform", "_value": [1e-4, 1]}},
-        tuner={"name": "Random"}, training_service={"platform": "local"})
-    exp = Experiment(config)
-    exp.start(free_port())
-    while exp.get_status() not in ("DONE", "ERROR"):
-        time.sleep(0.1)
-    exp_dir = exp.get_experiment_profile()["logDir"]
-    exp.stop()
-    ids = fill(os.path.join(exp_dir, "db", "nni.sqlite"), args.trials, args.metrics)
-    viewed = Experiment.view(exp.id, port=free_port(), non_blocking=True)
+    exp_id, db_path = one_trial_experiment(root, code, {"x": {"_type": "uniform", "_value": [0, 1]},
+                                                        "lr": {"_type": "loguniform", "_value": [1e-4, 1]}})
+    ids = fill(db_path, args.trials, args.metrics)
+    viewed = Experiment.view(exp_id, port=free_port(), non_blocking=True)
     try:
         rows = browse(f"http://127.0.0.1:{viewed.port}/", ids)
     finally:

@@ -95,11 +95,13 @@ def main() -> None:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def run(args: argparse.Namespace, root: str, code: str) -> None:
+def one_trial_experiment(root: str, code: str, space: dict[str, Any] | None = None) -> tuple[str, str]:
+    """Run a one-trial local experiment to its end and stop it: its id and the path of its store (to
+    :func:`fill`)."""
     config = ExperimentConfig(
         trial_command=f"{sys.executable} trial.py", trial_code_directory=code, trial_concurrency=1,
         max_trial_number=1, experiment_working_directory=os.path.join(root, "exps"),
-        search_space={"x": {"_type": "uniform", "_value": [0, 1]}}, tuner={"name": "Random"},
+        search_space=space or {"x": {"_type": "uniform", "_value": [0, 1]}}, tuner={"name": "Random"},
         training_service={"platform": "local"})
     exp = Experiment(config)
     exp.start(free_port())
@@ -107,14 +109,18 @@ def run(args: argparse.Namespace, root: str, code: str) -> None:
         time.sleep(0.1)
     exp_dir = exp.get_experiment_profile()["logDir"]
     exp.stop()
-    db_path = os.path.join(exp_dir, "db", "nni.sqlite")
+    return exp.id, os.path.join(exp_dir, "db", "nni.sqlite")
+
+
+def run(args: argparse.Namespace, root: str, code: str) -> None:
+    exp_id, db_path = one_trial_experiment(root, code)
     t = time.perf_counter()
     ids = fill(db_path, args.trials, args.metrics)
     fill_s = time.perf_counter() - t
 
     port = free_port()
     t = time.perf_counter()
-    viewed = Experiment.view(exp.id, port=port, non_blocking=True)
+    viewed = Experiment.view(exp_id, port=port, non_blocking=True)
     startup = time.perf_counter() - t
     if viewed._proc is not None:
         print(f"manager RSS before any read: {psutil.Process(viewed._proc.pid).memory_info().rss / 2**20:.0f} MiB")
