@@ -166,7 +166,7 @@ def test_many_parallel_connects_to_one_host(ssh_rig: Any) -> None:
 
 def test_reverse_forward_reaches_head_loopback(ssh_rig: Any, echo_server: int) -> None:
     h = ssh_rig.hosts[2]
-    with SshConnection(target(h)) as conn:
+    with SshConnection(target(h), connect_timeout=30) as conn:   # the test before left h3's sshd busy
         port = conn.forward_remote(local_port=echo_server)
         assert port > 0
         for tag in range(3):

@@ -91,8 +91,10 @@ FORGE = textwrap.dedent('''
 
 # Run on the trial's own machine: a start before the trial was submitted and an end before its start.
 IMPOSSIBLE = FORGE.split("now = ")[0] + textwrap.dedent('''
-    events = [{"seq": 950, "type": "status", "status": "RUNNING", "pid": 1, "time": 1},
-              {"seq": 951, "type": "end", "exit_code": 1, "time": 2}]
+    _, answer = post("events", {"machine": MINE, "boot": "forged", "trials": {VICTIM: []}})
+    seq = answer["acked"][VICTIM]          # the next seq the manager expects of this run (a gap waits)
+    events = [{"seq": seq, "type": "status", "status": "RUNNING", "pid": 1, "time": 1},
+              {"seq": seq + 1, "type": "end", "exit_code": 1, "time": 2}]
     status, _ = post("events", {"machine": MINE, "boot": "forged", "trials": {VICTIM: events}})
     print(json.dumps({"status": status}))
 ''')
