@@ -211,8 +211,7 @@ class Agent:
                 if blocker is not None and not blocker.finished and not self.stopping.is_set():
                     self.queued[after] = runner    # started by the monitor the moment ``after`` ends
                     return
-            runner.start()
-            self._watch(runner)
+            self._launch(runner)
         with self.lock:
             self.runners[runner.id] = runner
         self.events_ready.set()
@@ -221,8 +220,9 @@ class Agent:
         """The run a queued ``run_id`` waits for (call under ``lock``)."""
         return next((after for after, r in self.queued.items() if r.id == run_id), None)
 
-    def _watch(self, runner: TrialRunner) -> None:
-        """Wake the monitor the moment the trial's process exits (a thread blocked in ``wait``)."""
+    def _launch(self, runner: TrialRunner) -> None:
+        """Start the trial and wake the monitor the moment its process exits (a thread blocked in ``wait``)."""
+        runner.start()
         proc = getattr(runner, "proc", None)
         if proc is None:
             return
@@ -245,8 +245,7 @@ class Agent:
                 del self.queued[after]
                 self.runners[runner.id] = runner   # known at once: a start queued behind it must wait for it
         for _, runner in ready:
-            runner.start()
-            self._watch(runner)
+            self._launch(runner)
         if ready:
             self.events_ready.set()
 
@@ -258,11 +257,16 @@ class Agent:
         if runner is not None:
             runner.kill(reason, grace)
         if dropped is not None:   # never started: forget it (the head already ended it)
-            dropped.spool.close()
-            try:
-                os.unlink(os.path.join(self.dir, "trials", run_id + ".json"))
-            except OSError:
-                pass
+            self._forget(dropped)
+
+    def _forget(self, runner: TrialRunner) -> None:
+        """Close a run's spool and drop its index entry (it ended and the head has every event, or it was
+        dropped before it started)."""
+        runner.spool.close()
+        try:
+            os.unlink(os.path.join(self.dir, "trials", runner.id + ".json"))
+        except OSError:
+            pass
 
     def _handle(self, command: Dict[str, Any]) -> None:
         kind = command.get("type")
@@ -293,11 +297,7 @@ class Agent:
                 for runner in runners:
                     if runner.finished and runner.spool.drained:
                         self.runners.pop(runner.id, None)
-                        runner.spool.close()
-                        try:
-                            os.unlink(os.path.join(self.dir, "trials", runner.id + ".json"))
-                        except OSError:
-                            pass
+                        self._forget(runner)
             if self.stopping.is_set() and not runners:
                 return
             self.exited.wait(self.tick if runners else 0.1)

@@ -254,8 +254,8 @@ class AgentHub:
             m.assigned.pop(rid, None)
             following = self.next_of.pop(rid, None)
             if following is not None and following.status in ACTIVE and following.machine == m.name:
-                following.after, following.message = None, ""
-                m.assigned[run_id(following)] = following.gpus or []
+                self._took_slot(following)
+                following.message = ""
         self._cancel_spare(trial)
 
     # -- prefetchTrials: the next trial of a busy slot (see the module docstring) ---
@@ -269,8 +269,8 @@ class AgentHub:
             if m.state != "ready":
                 continue
             for rid in m.assigned:
-                ahead = self.c.trials.get(rid.split(".")[0])
-                if ahead is not None and run_id(ahead) == rid and rid not in self.next_of and ahead.spare is None:
+                ahead = self.c.book.of_run(rid)
+                if ahead is not None and rid not in self.next_of and ahead.spare is None:
                     busy.append((ahead, m))
         busy.sort(key=lambda pair: pair[0].start_time or pair[0].submit_time)
         for trial, (ahead, m) in zip(waiting, busy):
@@ -404,8 +404,8 @@ class AgentHub:
                     self.c.book.release(trial)
                     if run_id(trial) in held.queued:   # still queued there behind another run
                         trial.held_for, trial.after = None, held.queued[run_id(trial)]
-                        ahead = self.c.trials.get(trial.after.split(".")[0])
-                        if ahead is not None and run_id(ahead) == trial.after and ahead.status in ACTIVE:
+                        ahead = self.c.book.of_run(trial.after)
+                        if ahead is not None and ahead.status in ACTIVE:
                             self.next_of[trial.after] = trial
                         trial.message = f"next on {held.name}"
                         self.c.book.save(trial)

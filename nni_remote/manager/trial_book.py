@@ -64,6 +64,11 @@ class TrialBook:
     def active(self) -> int:
         return sum(1 for t in self.trials.values() if t.status in ACTIVE)
 
+    def of_run(self, rid: str) -> Optional[Trial]:
+        """The trial whose current attempt is run ``rid``, if any."""
+        trial = self.trials.get(rid.split(".")[0])
+        return trial if trial is not None and run_id(trial) == rid else None
+
     def by_run(self) -> dict[str, Trial]:
         """Trials by the run id of their current attempt."""
         return {run_id(t): t for t in self.trials.values()}

@@ -135,12 +135,18 @@ def running(ctl: Controller, trial: Any, seq: int = 0) -> None:
     ctl.hub.events({"trials": {agents.run_id(trial): [event]}}, trial.machine)
 
 
-def test_prefetch_queues_the_next_trial_behind_a_busy_slot_and_it_takes_the_slot(ctl):
+def queue_third(ctl: Controller) -> tuple[Any, Any, Any]:
+    """prefetchTrials: two trials fill both machines' slots, a third is queued behind one of them."""
     ctl.prefetch = True
     first, second = submit_and_place(ctl, 2)
     with ctl.lock:
         third = ctl._submit(2, {"x": 0.2}, "algorithm")
         ctl.hub.place_waiting()
+    return first, second, third
+
+
+def test_prefetch_queues_the_next_trial_behind_a_busy_slot_and_it_takes_the_slot(ctl):
+    first, second, third = queue_third(ctl)
     assert third.status == "WAITING" and third.after in {first.id, second.id} and third not in ctl.queue
     ahead = first if third.after == first.id else second
     m = ctl.hub.machines[ahead.machine]
@@ -154,11 +160,8 @@ def test_prefetch_queues_the_next_trial_behind_a_busy_slot_and_it_takes_the_slot
 
 
 def test_prefetch_slot_passes_on_when_the_run_ahead_ends(ctl):
-    ctl.prefetch = True
-    first, second = submit_and_place(ctl, 2)
+    *_, third = queue_third(ctl)
     with ctl.lock:
-        third = ctl._submit(2, {"x": 0.2}, "algorithm")
-        ctl.hub.place_waiting()
         ahead = ctl.trials[third.after]
         ctl.book.finish(ahead, "SUCCEEDED", "", ahead.submit_time + 5, 0)
     m = ctl.hub.machines[third.machine]
@@ -166,11 +169,8 @@ def test_prefetch_slot_passes_on_when_the_run_ahead_ends(ctl):
 
 
 def test_prefetch_killing_a_queued_trial_ends_it_here_and_drops_it_there(ctl):
-    ctl.prefetch = True
-    submit_and_place(ctl, 2)
+    *_, third = queue_third(ctl)
     with ctl.lock:
-        third = ctl._submit(2, {"x": 0.2}, "algorithm")
-        ctl.hub.place_waiting()
         ctl.hub.kill(third, "user")
     m = ctl.hub.machines[third.machine]
     assert third.status == "USER_CANCELED" and third.after is None and not ctl.hub.next_of
@@ -178,11 +178,8 @@ def test_prefetch_killing_a_queued_trial_ends_it_here_and_drops_it_there(ctl):
 
 
 def test_prefetch_unreachable_machine_sends_its_queued_trial_back_as_a_new_attempt(ctl):
-    ctl.prefetch = True
-    submit_and_place(ctl, 2)
+    *_, third = queue_third(ctl)
     with ctl.lock:
-        third = ctl._submit(2, {"x": 0.2}, "algorithm")
-        ctl.hub.place_waiting()
         m = ctl.hub.machines[third.machine]
         ctl.hub._mark_unreachable(m, 9.0)
     assert third.status == "WAITING" and third.machine is None and third.after is None and third.attempt >= 1
